@@ -1,0 +1,75 @@
+//! The `bb` subcommands: one file each, all sharing the global lake options.
+
+mod demo;
+mod ingest;
+mod lake_cmd;
+pub mod output;
+mod resample;
+mod sql;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Blockbuilders: market data lake, backtests and strategy API.
+#[derive(Debug, Parser)]
+#[command(name = "bb", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every subcommand shares.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Folder for local state: the default lake (`<data dir>/lake`) and, later, the private Postgres.
+    #[arg(long, global = true, env = "BB_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Lake location: a folder, file:///abs/path or s3://bucket/prefix (S3 uses the AWS_* environment).
+    #[arg(long, global = true, env = "BB_LAKE_URI")]
+    pub lake: Option<String>,
+}
+
+impl GlobalArgs {
+    /// The lake configuration these options describe.
+    pub fn lake_config(&self) -> lake::LakeConfig {
+        match &self.lake {
+            Some(uri) => lake::LakeConfig::new(uri.clone()),
+            None => lake::LakeConfig::in_data_dir(&self.data_dir),
+        }
+        .with_aws_env()
+    }
+
+    /// Opens the lake.
+    pub fn open_lake(&self) -> anyhow::Result<lake::Lake> {
+        Ok(lake::Lake::new(self.lake_config())?)
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Ingest exchange files (freqtrade JSON/Feather, Binance kline CSV, CSV, Parquet, trades) into the lake.
+    Ingest(ingest::IngestArgs),
+    /// Derive a higher timeframe (e.g. 5m, 1h) of a market from a lower one already in the lake.
+    Resample(resample::ResampleArgs),
+    /// Inspect and maintain the lake's Delta tables (ls, compact, vacuum).
+    Lake(lake_cmd::LakeArgs),
+    /// Run SQL over the lake tables and print the result (table, csv or json).
+    Sql(sql::SqlArgs),
+    /// Run the main job on embedded defaults: ingest the bundled sample into a local lake and summarise it.
+    Demo(demo::DemoArgs),
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Ingest(args) => ingest::run(&cli.global, args).await,
+        Command::Resample(args) => resample::run(&cli.global, args).await,
+        Command::Lake(args) => lake_cmd::run(&cli.global, args).await,
+        Command::Sql(args) => sql::run(&cli.global, args).await,
+        Command::Demo(args) => demo::run(&cli.global, args).await,
+    }
+}

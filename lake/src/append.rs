@@ -1,0 +1,42 @@
+//! Appending batches to a lake table, after checking them against its fixed schema.
+
+use arrow::record_batch::RecordBatch;
+use deltalake::protocol::SaveMode;
+
+use crate::error::{Error, Result};
+use crate::lake::Lake;
+use crate::schema::LakeTable;
+
+/// Checks that every batch has exactly the table's column names and types.
+pub(crate) fn check_schema(table: LakeTable, batches: &[RecordBatch]) -> Result<()> {
+    let expected = table.schema();
+    for batch in batches {
+        let got = batch.schema();
+        let same = got.fields().len() == expected.fields().len()
+            && got.fields().iter().zip(expected.fields()).all(|(a, b)| a.name() == b.name() && a.data_type() == b.data_type());
+        if !same {
+            return Err(Error::SchemaMismatch {
+                table: table.name().into(),
+                reason: format!("expected {expected:?}, got {got:?}"),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Lake {
+    /// Appends `batches` to `table` in one commit and returns the new version. No rows, no commit.
+    pub async fn append(&self, table: LakeTable, batches: Vec<RecordBatch>) -> Result<Option<u64>> {
+        check_schema(table, &batches)?;
+        if batches.iter().all(|b| b.num_rows() == 0) {
+            return Ok(self.version(table).await?);
+        }
+        let t = self.open(table).await?;
+        let t = t
+            .write(batches)
+            .with_save_mode(SaveMode::Append)
+            .with_partition_columns(table.partition_columns().iter().copied())
+            .await?;
+        Ok(t.version())
+    }
+}

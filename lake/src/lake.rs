@@ -1,0 +1,179 @@
+//! `Lake`: opens, creates and registers the Delta tables under one root.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use datafusion::catalog::TableProvider;
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use deltalake::delta_datafusion::TableProviderBuilder;
+use deltalake::{DeltaTable, DeltaTableBuilder};
+
+use crate::config::{LakeConfig, LakeRoot};
+use crate::error::{Error, Result};
+use crate::schema::LakeTable;
+
+/// A lake: a root (local folder or S3 prefix) holding one Delta folder per table.
+#[derive(Debug, Clone)]
+pub struct Lake {
+    config: LakeConfig,
+    root: LakeRoot,
+}
+
+/// What `bb lake ls` shows about one table.
+#[derive(Debug, Clone)]
+pub struct TableInfo {
+    pub table: LakeTable,
+    pub version: u64,
+    pub files: usize,
+    pub rows: u64,
+    pub bytes: u64,
+    /// Rows per partition (partition values joined by `/`), for partitioned tables.
+    pub partitions: BTreeMap<String, u64>,
+}
+
+impl Lake {
+    /// Opens the lake described by `config` (nothing is created until a table is first written).
+    pub fn new(config: LakeConfig) -> Result<Self> {
+        let root = config.root()?;
+        if let LakeRoot::Local(dir) = &root {
+            std::fs::create_dir_all(dir).map_err(|e| Error::InvalidUri {
+                uri: dir.display().to_string(),
+                reason: format!("cannot create the lake folder: {e}"),
+            })?;
+        }
+        Ok(Self { config, root })
+    }
+
+    /// The lake's root.
+    pub fn root(&self) -> &LakeRoot {
+        &self.root
+    }
+
+    /// Loads `table` if it exists.
+    pub async fn open_existing(&self, table: LakeTable) -> Result<Option<DeltaTable>> {
+        if let LakeRoot::Local(dir) = &self.root {
+            if !dir.join(table.name()).join("_delta_log").is_dir() {
+                return Ok(None);
+            }
+        }
+        let url = self.root.table_url(table.name())?;
+        let mut t = DeltaTableBuilder::from_url(url)?
+            .with_storage_options(self.config.storage_options.clone())
+            .build()?;
+        match t.load().await {
+            Ok(()) => Ok(Some(t)),
+            Err(deltalake::DeltaTableError::NotATable(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Loads `table`, creating it with its fixed schema and partitioning on first use.
+    pub async fn open(&self, table: LakeTable) -> Result<DeltaTable> {
+        if let Some(t) = self.open_existing(table).await? {
+            return Ok(t);
+        }
+        if let LakeRoot::Local(dir) = &self.root {
+            let folder = dir.join(table.name());
+            std::fs::create_dir_all(&folder).map_err(|e| Error::InvalidUri {
+                uri: folder.display().to_string(),
+                reason: format!("cannot create the table folder: {e}"),
+            })?;
+        }
+        let url = self.root.table_url(table.name())?;
+        let t = DeltaTableBuilder::from_url(url)?
+            .with_storage_options(self.config.storage_options.clone())
+            .build()?;
+        let created = t
+            .create()
+            .with_table_name(table.name())
+            .with_columns(table.delta_columns())
+            .with_partition_columns(table.partition_columns().iter().copied())
+            .with_save_mode(deltalake::protocol::SaveMode::Ignore)
+            .await?;
+        Ok(created)
+    }
+
+    /// The current version of `table`, or `None` if it does not exist yet.
+    pub async fn version(&self, table: LakeTable) -> Result<Option<u64>> {
+        Ok(self.open_existing(table).await?.and_then(|t| t.version()))
+    }
+
+    /// A DataFusion provider for `table` at its latest version, or at `version` (time travel).
+    pub async fn provider(&self, table: LakeTable, version: Option<u64>) -> Result<Arc<dyn TableProvider>> {
+        let t = self.open_existing(table).await?.ok_or_else(|| Error::TableNotFound(table.name().into()))?;
+        let provider = match version {
+            None => t.table_provider().await?,
+            Some(v) => TableProviderBuilder::default().with_log_store(t.log_store()).with_table_version(v).await?,
+        };
+        Ok(provider)
+    }
+
+    /// Registers `table` in `ctx` under its name: the Delta table if it exists, an empty table of
+    /// the same schema otherwise. Returns the version registered (`None` for the empty stand-in).
+    pub async fn register(&self, ctx: &SessionContext, table: LakeTable) -> Result<Option<u64>> {
+        self.register_as(ctx, table, table.name(), None).await
+    }
+
+    /// Registers `table` at `version` (latest when `None`) in `ctx` under `name`.
+    pub async fn register_as(
+        &self,
+        ctx: &SessionContext,
+        table: LakeTable,
+        name: &str,
+        version: Option<u64>,
+    ) -> Result<Option<u64>> {
+        match self.open_existing(table).await? {
+            Some(t) => {
+                t.update_datafusion_session(&ctx.state())?;
+                let provider = match version {
+                    None => t.table_provider().await?,
+                    Some(v) => {
+                        TableProviderBuilder::default().with_log_store(t.log_store()).with_table_version(v).await?
+                    }
+                };
+                ctx.deregister_table(name)?;
+                ctx.register_table(name, provider)?;
+                Ok(Some(version.or(t.version()).unwrap_or_default()))
+            }
+            None if version.is_some() => Err(Error::TableNotFound(table.name().into())),
+            None => {
+                let empty = MemTable::try_new(table.schema(), vec![vec![]])?;
+                ctx.deregister_table(name)?;
+                ctx.register_table(name, Arc::new(empty))?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Version, files, rows, bytes and partitions of `table`, from the Delta log (no data is read).
+    pub async fn info(&self, table: LakeTable) -> Result<Option<TableInfo>> {
+        let Some(t) = self.open_existing(table).await? else { return Ok(None) };
+        let snapshot = t.snapshot()?;
+        let mut info = TableInfo {
+            table,
+            version: snapshot.version(),
+            files: 0,
+            rows: 0,
+            bytes: 0,
+            partitions: BTreeMap::new(),
+        };
+        for file in snapshot.log_data().iter() {
+            let rows = file.num_records().unwrap_or(0) as u64;
+            info.files += 1;
+            info.rows += rows;
+            info.bytes += file.size().max(0) as u64;
+            if !table.partition_columns().is_empty() {
+                let values = file.partition_values_map();
+                let key = table
+                    .partition_columns()
+                    .iter()
+                    .map(|c| values.get(*c).cloned().flatten().unwrap_or_else(|| "null".into()))
+                    .collect::<Vec<_>>()
+                    .join("/");
+                *info.partitions.entry(key).or_default() += rows;
+            }
+        }
+        Ok(Some(info))
+    }
+}

@@ -1,0 +1,190 @@
+//! The lake's tables: their names, fixed Arrow schemas, partition columns and natural keys.
+
+use std::sync::Arc;
+
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use deltalake::kernel::{DataType as DeltaType, StructField};
+
+use crate::error::{Error, Result};
+
+/// A column kind, mapped to both an Arrow and a Delta type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Utf8,
+    Float64,
+    Int64,
+    /// Microsecond timestamp in UTC (Delta's `timestamp`).
+    Timestamp,
+}
+
+/// One column of a lake table.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub nullable: bool,
+}
+
+const fn col(name: &'static str, kind: Kind, nullable: bool) -> Column {
+    Column { name, kind, nullable }
+}
+
+/// The Arrow type of lake timestamps: microseconds, UTC.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+impl Kind {
+    fn arrow(self) -> DataType {
+        match self {
+            Kind::Utf8 => DataType::Utf8,
+            Kind::Float64 => DataType::Float64,
+            Kind::Int64 => DataType::Int64,
+            Kind::Timestamp => timestamp_type(),
+        }
+    }
+    fn delta(self) -> DeltaType {
+        match self {
+            Kind::Utf8 => DeltaType::STRING,
+            Kind::Float64 => DeltaType::DOUBLE,
+            Kind::Int64 => DeltaType::LONG,
+            Kind::Timestamp => DeltaType::TIMESTAMP,
+        }
+    }
+}
+
+const CANDLES: &[Column] = &[
+    col("exchange", Kind::Utf8, false),
+    col("symbol", Kind::Utf8, false),
+    col("timeframe", Kind::Utf8, false),
+    col("open_time", Kind::Timestamp, false),
+    col("open", Kind::Float64, false),
+    col("high", Kind::Float64, false),
+    col("low", Kind::Float64, false),
+    col("close", Kind::Float64, false),
+    col("volume", Kind::Float64, false),
+    col("trade_count", Kind::Int64, true),
+    col("quote_volume", Kind::Float64, true),
+];
+
+const TRADES_RAW: &[Column] = &[
+    col("exchange", Kind::Utf8, false),
+    col("symbol", Kind::Utf8, false),
+    col("trade_time", Kind::Timestamp, false),
+    col("trade_id", Kind::Utf8, false),
+    col("price", Kind::Float64, false),
+    col("qty", Kind::Float64, false),
+    col("side", Kind::Utf8, true),
+    col("source_file", Kind::Utf8, false),
+];
+
+const QUARANTINE: &[Column] = &[
+    col("source_file", Kind::Utf8, false),
+    col("row_number", Kind::Int64, false),
+    col("raw_row", Kind::Utf8, false),
+    col("reason", Kind::Utf8, false),
+    col("ingested_at", Kind::Timestamp, false),
+    col("exchange", Kind::Utf8, true),
+    col("symbol", Kind::Utf8, true),
+    col("timeframe", Kind::Utf8, true),
+];
+
+/// A table the lake defines. Each is the Delta folder `<lake uri>/<name>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LakeTable {
+    /// OHLCV candles, one row per (exchange, symbol, timeframe, open_time).
+    Candles,
+    /// Individual trades as ingested, one row per (exchange, symbol, trade_time, trade_id).
+    TradesRaw,
+    /// Rows that failed validation, with the reason.
+    Quarantine,
+}
+
+impl LakeTable {
+    /// Every table, in listing order.
+    pub const ALL: [LakeTable; 3] = [LakeTable::Candles, LakeTable::TradesRaw, LakeTable::Quarantine];
+
+    /// The table's name (and folder name).
+    pub fn name(self) -> &'static str {
+        match self {
+            LakeTable::Candles => "candles",
+            LakeTable::TradesRaw => "trades_raw",
+            LakeTable::Quarantine => "quarantine",
+        }
+    }
+
+    /// Looks a table up by name.
+    pub fn from_name(name: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|t| t.name() == name).ok_or_else(|| Error::UnknownTable(name.into()))
+    }
+
+    /// The table's columns, in order.
+    pub fn columns(self) -> &'static [Column] {
+        match self {
+            LakeTable::Candles => CANDLES,
+            LakeTable::TradesRaw => TRADES_RAW,
+            LakeTable::Quarantine => QUARANTINE,
+        }
+    }
+
+    /// The fixed Arrow schema that batches written to this table must have.
+    pub fn schema(self) -> SchemaRef {
+        let fields: Vec<Field> =
+            self.columns().iter().map(|c| Field::new(c.name, c.kind.arrow(), c.nullable)).collect();
+        Arc::new(Schema::new(fields))
+    }
+
+    /// The Delta columns used when the table is created.
+    pub fn delta_columns(self) -> Vec<StructField> {
+        self.columns().iter().map(|c| StructField::new(c.name, c.kind.delta(), c.nullable)).collect()
+    }
+
+    /// Hive-style partition columns.
+    pub fn partition_columns(self) -> &'static [&'static str] {
+        match self {
+            LakeTable::Candles => &["exchange", "symbol", "timeframe"],
+            LakeTable::TradesRaw => &["exchange", "symbol"],
+            LakeTable::Quarantine => &[],
+        }
+    }
+
+    /// The columns that identify a row; merges upsert on them. Empty for append-only tables.
+    pub fn natural_key(self) -> &'static [&'static str] {
+        match self {
+            LakeTable::Candles => &["exchange", "symbol", "timeframe", "open_time"],
+            LakeTable::TradesRaw => &["exchange", "symbol", "trade_time", "trade_id"],
+            LakeTable::Quarantine => &[],
+        }
+    }
+}
+
+impl std::fmt::Display for LakeTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_and_partitions_are_columns_of_their_table() {
+        for t in LakeTable::ALL {
+            let schema = t.schema();
+            for c in t.partition_columns().iter().chain(t.natural_key()) {
+                assert!(schema.field_with_name(c).is_ok(), "{t}: {c}");
+            }
+            assert_eq!(LakeTable::from_name(t.name()).unwrap(), t);
+        }
+    }
+
+    #[test]
+    fn no_column_is_named_after_an_sql_keyword_that_needs_quoting() {
+        for t in LakeTable::ALL {
+            for c in t.columns() {
+                assert!(!["interval", "time", "timestamp", "date", "count"].contains(&c.name), "{t}.{}", c.name);
+            }
+        }
+    }
+}
