@@ -18,7 +18,7 @@ use crate::record::{fmt_us, RawCandle, RawTrade, Rows};
 use crate::validate::{self, Rejected};
 
 /// What the caller knows about the files (anything left `None` is inferred from names or data).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct IngestOptions {
     /// The exchange the files come from; `binance` when not given.
     pub exchange: Option<String>,
@@ -26,12 +26,6 @@ pub struct IngestOptions {
     pub timeframe: Option<Timeframe>,
     pub format: Option<Format>,
     pub columns: ColumnMap,
-}
-
-impl Default for IngestOptions {
-    fn default() -> Self {
-        Self { exchange: None, symbol: None, timeframe: None, format: None, columns: ColumnMap::default() }
-    }
 }
 
 /// The stage an ingest is in, for progress display.

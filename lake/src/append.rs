@@ -29,7 +29,7 @@ impl Lake {
     pub async fn append(&self, table: LakeTable, batches: Vec<RecordBatch>) -> Result<Option<u64>> {
         check_schema(table, &batches)?;
         if batches.iter().all(|b| b.num_rows() == 0) {
-            return Ok(self.version(table).await?);
+            return self.version(table).await;
         }
         let t = self.open(table).await?;
         let t = t

@@ -94,12 +94,14 @@ fn looks_like_windows_path(uri: &str) -> bool {
     b.len() >= 2 && b[0].is_ascii_alphabetic() && b[1] == b':'
 }
 
+/// The absolute form of `path`, without `.` components (`./data/lake` → `/cwd/data/lake`).
 fn absolute(path: &Path) -> PathBuf {
-    if path.is_absolute() {
+    let joined = if path.is_absolute() {
         path.to_path_buf()
     } else {
         std::env::current_dir().map(|d| d.join(path)).unwrap_or_else(|_| path.to_path_buf())
-    }
+    };
+    joined.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
 }
 
 impl LakeRoot {
@@ -140,8 +142,9 @@ mod tests {
     fn plain_paths_and_file_urls_are_local() {
         assert_eq!(LakeConfig::new("/tmp/lake").root().unwrap(), LakeRoot::Local("/tmp/lake".into()));
         assert_eq!(LakeConfig::new("file:///tmp/lake").root().unwrap(), LakeRoot::Local("/tmp/lake".into()));
-        let LakeRoot::Local(p) = LakeConfig::new("data/lake").root().unwrap() else { panic!("not local") };
-        assert!(p.is_absolute() && p.ends_with("data/lake"));
+        let LakeRoot::Local(p) = LakeConfig::new("./data/lake").root().unwrap() else { panic!("not local") };
+        assert!(p.is_absolute() && p.ends_with("data/lake"), "{}", p.display());
+        assert!(!p.to_string_lossy().contains("/./"), "{}", p.display());
     }
 
     #[test]

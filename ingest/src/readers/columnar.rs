@@ -70,10 +70,10 @@ pub fn from_batches(path: &Path, batches: &[RecordBatch], map: &ColumnMap) -> Re
                 let (o, h, l, c, v) = (o?, h?, l?, c?, v?);
                 let n = trade_count.map(|i| cast(col(i), &DataType::Int64)).transpose()?;
                 let q = quote_volume.map(|i| floats(col(i))).transpose()?;
-                for r in 0..batch.num_rows() {
+                for (r, &open_time_us) in t.iter().enumerate() {
                     candles.push(RawCandle {
                         row: offset + r as u64 + 1,
-                        open_time_us: t[r],
+                        open_time_us,
                         open: f(&o, r),
                         high: f(&h, r),
                         low: f(&l, r),
@@ -94,10 +94,10 @@ pub fn from_batches(path: &Path, batches: &[RecordBatch], map: &ColumnMap) -> Re
                 let text = |a: &Option<ArrayRef>, r: usize| {
                     a.as_ref().filter(|a| a.is_valid(r)).map(|a| a.as_string::<i32>().value(r).to_string())
                 };
-                for r in 0..batch.num_rows() {
+                for (r, &time_us) in t.iter().enumerate() {
                     trades.push(RawTrade {
                         row: offset + r as u64 + 1,
-                        time_us: t[r],
+                        time_us,
                         id: text(&ids, r),
                         price: f(&p, r),
                         qty: f(&q, r),
