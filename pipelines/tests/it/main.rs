@@ -1,0 +1,3 @@
+//! Pipelines integration tests.
+
+mod graph;

@@ -1,0 +1,183 @@
+//! `IndicatorFunc`: one TA-Lib indicator output as a DataFusion window function.
+//!
+//! One generic struct serves all indicators (rather than one struct per file as DataFusion's own
+//! functions do): every indicator has the same shape — data columns, constant numeric parameters,
+//! one f64 output — and differs only in its `indicators::Spec` and state machine.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
+use arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
+use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::logical_expr::{
+    DocSection, Documentation, PartitionEvaluator, Signature, TypeSignature, Volatility, WindowUDFImpl,
+};
+use datafusion::logical_expr::function::{PartitionEvaluatorArgs, WindowUDFFieldArgs};
+use datafusion::logical_expr::function::ExpressionArgs;
+use datafusion::physical_expr::expressions::Literal;
+use datafusion::physical_expr::PhysicalExpr;
+
+
+use crate::indicators::{self, Spec};
+
+const SECTION: DocSection = DocSection {
+    include: true,
+    label: "Technical indicators",
+    description: Some("TA-Lib 0.8 indicators as window functions: use OVER (PARTITION BY ... ORDER BY open_time)"),
+};
+
+/// A window function computing one indicator output over each partition in one O(n) pass.
+#[derive(Debug)]
+pub struct IndicatorFunc {
+    spec: &'static Spec,
+    signature: Signature,
+    doc: Documentation,
+}
+
+impl PartialEq for IndicatorFunc {
+    fn eq(&self, other: &Self) -> bool {
+        self.spec.name == other.spec.name
+    }
+}
+impl Eq for IndicatorFunc {}
+impl Hash for IndicatorFunc {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.spec.name.hash(state);
+    }
+}
+
+/// `ema(close, 12)`-style usage text of a spec: its inputs then its parameters with defaults.
+pub fn syntax(spec: &Spec) -> String {
+    let mut args: Vec<String> = spec.inputs.iter().map(|s| s.to_string()).collect();
+    args.extend(spec.params.iter().map(|p| format!("[{} = {}]", p.name, p.default)));
+    format!("{}({})", spec.name, args.join(", "))
+}
+
+impl IndicatorFunc {
+    pub fn new(spec: &'static Spec) -> Self {
+        let mut doc = Documentation::builder(SECTION, format!("{} (TA-Lib {})", spec.doc, spec.talib), syntax(spec))
+            .with_sql_example(format!(
+                "SELECT open_time, {}({}) OVER w FROM candles WINDOW w AS (PARTITION BY exchange, symbol, timeframe ORDER BY open_time)",
+                spec.name,
+                spec.inputs.iter().map(|i| if *i == "source" { "close" } else { i }).collect::<Vec<_>>().join(", ")
+            ));
+        for input in spec.inputs {
+            doc = doc.with_argument(*input, "numeric column (NULL bars are skipped and give NULL)");
+        }
+        for p in spec.params {
+            doc = doc.with_argument(p.name, format!("constant, default {}, range {}..={}{}", p.default, p.min, p.max, if p.integer { ", integer" } else { "" }));
+        }
+        // user-defined coercion gives precise errors; the exact variants let information_schema and
+        // SHOW FUNCTIONS list each arity with its types
+        let n = spec.inputs.len();
+        let mut variants = vec![TypeSignature::UserDefined];
+        variants.extend((n..=n + spec.params.len()).map(|k| TypeSignature::Exact(vec![DataType::Float64; k])));
+        Self { spec, signature: Signature::one_of(variants, Volatility::Immutable), doc: doc.build() }
+    }
+
+    fn arg_name(&self, i: usize) -> String {
+        let n = self.spec.inputs.len();
+        if i < n { self.spec.inputs[i].to_string() } else { self.spec.params[i - n].name.to_string() }
+    }
+}
+
+impl WindowUDFImpl for IndicatorFunc {
+    fn name(&self) -> &str {
+        self.spec.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let (inputs, params) = (self.spec.inputs.len(), self.spec.params.len());
+        if arg_types.len() < inputs || arg_types.len() > inputs + params {
+            return plan_err!(
+                "{} takes {} to {} arguments ({}), got {}",
+                self.spec.name,
+                inputs,
+                inputs + params,
+                syntax(self.spec),
+                arg_types.len()
+            );
+        }
+        arg_types
+            .iter()
+            .enumerate()
+            .map(|(i, t)| match t {
+                t if t.is_numeric() || t.is_null() => Ok(if i < inputs { DataType::Float64 } else { t.clone() }),
+                other => plan_err!("{}: argument {} ({}) must be numeric, got {other}", self.spec.name, i + 1, self.arg_name(i)),
+            })
+            .collect()
+    }
+
+    fn expressions(&self, args: ExpressionArgs) -> Vec<Arc<dyn PhysicalExpr>> {
+        // only the data columns are evaluated per row; parameters are read once as literals
+        args.input_exprs().iter().take(self.spec.inputs.len()).cloned().collect()
+    }
+
+    fn partition_evaluator(&self, args: PartitionEvaluatorArgs) -> Result<Box<dyn PartitionEvaluator>> {
+        let n = self.spec.inputs.len();
+        let mut params = Vec::new();
+        for (i, e) in args.input_exprs().iter().enumerate().skip(n) {
+            let Some(lit) = e.downcast_ref::<Literal>() else {
+                return plan_err!("{}: argument {} ({}) must be a constant number, not a column or expression", self.spec.name, i + 1, self.arg_name(i));
+            };
+            let value = match lit.value().cast_to(&DataType::Float64)? {
+                ScalarValue::Float64(Some(v)) => v,
+                _ => return plan_err!("{}: argument {} ({}) must be a number, not NULL", self.spec.name, i + 1, self.arg_name(i)),
+            };
+            params.push(value);
+        }
+        // validate now so that a bad parameter fails at planning, naming the function and argument
+        indicators::build(self.spec.name, &params).or_else(|e| plan_err!("{e}"))?;
+        Ok(Box::new(IndicatorEvaluator { spec: self.spec, params }))
+    }
+
+    fn field(&self, field_args: WindowUDFFieldArgs) -> Result<FieldRef> {
+        Ok(Arc::new(Field::new(field_args.name(), DataType::Float64, true)))
+    }
+
+    fn documentation(&self) -> Option<&Documentation> {
+        Some(&self.doc)
+    }
+}
+
+/// Runs the indicator's state machine over one partition, skipping bars with a NULL input.
+#[derive(Debug)]
+struct IndicatorEvaluator {
+    spec: &'static Spec,
+    params: Vec<f64>,
+}
+
+impl PartitionEvaluator for IndicatorEvaluator {
+    fn evaluate_all(&mut self, values: &[ArrayRef], num_rows: usize) -> Result<ArrayRef> {
+        let mut state = match indicators::build(self.spec.name, &self.params) {
+            Ok(s) => s,
+            Err(e) => return exec_err!("{e}"),
+        };
+        let columns: Vec<&Float64Array> = values.iter().map(|v| v.as_primitive::<Float64Type>()).collect();
+        let mut inputs = vec![0.0; columns.len()];
+        let out: Float64Array = (0..num_rows)
+            .map(|r| {
+                for (slot, c) in inputs.iter_mut().zip(&columns) {
+                    if c.is_null(r) {
+                        return None;
+                    }
+                    *slot = c.value(r);
+                }
+                state.update(&inputs)
+            })
+            .collect();
+        Ok(Arc::new(out))
+    }
+}
+
+impl IndicatorFunc {
+    /// The indicator this function computes.
+    pub fn spec(&self) -> &'static Spec {
+        self.spec
+    }
+}

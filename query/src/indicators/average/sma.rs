@@ -1,0 +1,45 @@
+//! SMA: simple moving average (TA-Lib `TA_SMA`).
+
+use crate::indicators::window::Ring;
+use crate::indicators::Indicator;
+
+/// Simple moving average, TA-Lib `TA_SMA`.
+///
+/// Keeps TA-Lib's running sum: add the new value, read the total, then subtract the trailing
+/// value, so the rounding drift over a long series is the same as TA-Lib's. Lookback `period - 1`.
+#[derive(Debug, Clone)]
+pub struct Sma {
+    period: usize,
+    total: f64,
+    window: Ring,
+}
+
+impl Sma {
+    /// `period` ≥ 1.
+    pub fn new(period: usize) -> Self {
+        debug_assert!(period >= 1);
+        Sma {
+            period,
+            total: 0.0,
+            window: Ring::new(period),
+        }
+    }
+
+    /// Feeds one value; returns the average once `period` values have been seen.
+    pub fn step(&mut self, x: f64) -> Option<f64> {
+        self.window.push(x);
+        self.total += x;
+        if self.window.len() < self.period {
+            return None;
+        }
+        let total = self.total;
+        self.total -= self.window.ago(self.period - 1);
+        Some(total / self.period as f64)
+    }
+}
+
+impl Indicator for Sma {
+    fn update(&mut self, inputs: &[f64]) -> Option<f64> {
+        self.step(inputs[0])
+    }
+}

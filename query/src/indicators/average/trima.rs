@@ -1,0 +1,103 @@
+//! TRIMA: triangular moving average (TA-Lib `TA_TRIMA`).
+
+use crate::indicators::window::Ring;
+use crate::indicators::Indicator;
+
+/// Triangular moving average, TA-Lib `TA_TRIMA` (weights 1, 2, .., n, .., 2, 1).
+///
+/// Reproduces TA-Lib's incremental form: a `numerator` adjusted each bar through the two
+/// half-window totals `numerator_sub` (oldest half) and `numerator_add` (newest half), with the
+/// odd/even step orders of the C code, then multiplied by `1 / sum(weights)`.
+/// Lookback `period - 1`.
+#[derive(Debug, Clone)]
+pub struct Trima {
+    period: usize,
+    /// `period / 2` (integer division).
+    half: usize,
+    factor: f64,
+    /// The last `period + 1` inputs: today, the middle bar and the bar leaving the window.
+    window: Ring,
+    numerator: f64,
+    numerator_sub: f64,
+    numerator_add: f64,
+    primed: bool,
+}
+
+impl Trima {
+    /// `period` ≥ 1.
+    pub fn new(period: usize) -> Self {
+        debug_assert!(period >= 1);
+        let half = period >> 1;
+        let weights = if period % 2 == 1 {
+            (half + 1) as f64 * (half + 1) as f64
+        } else {
+            half as f64 * (half + 1) as f64
+        };
+        Trima {
+            period,
+            half,
+            factor: 1.0 / weights,
+            window: Ring::new(period + 1),
+            numerator: 0.0,
+            numerator_sub: 0.0,
+            numerator_add: 0.0,
+            primed: false,
+        }
+    }
+
+    /// Feeds one value; returns the TRIMA once `period` values have been seen.
+    pub fn step(&mut self, x: f64) -> Option<f64> {
+        self.window.push(x);
+        if !self.primed {
+            if self.window.len() < self.period {
+                return None;
+            }
+            self.prime();
+            return Some(self.numerator * self.factor);
+        }
+        let odd = self.period % 2 == 1;
+        // Step (1): drop the bar leaving the window, move the middle bar into the old half.
+        self.numerator -= self.numerator_sub;
+        self.numerator_sub -= self.window.ago(self.period);
+        let middle = self.window.ago(self.half);
+        self.numerator_sub += middle;
+        // Step (2): move the middle bar out of the new half, add today.
+        if odd {
+            self.numerator += self.numerator_add;
+            self.numerator_add -= middle;
+        } else {
+            self.numerator_add -= middle;
+            self.numerator += self.numerator_add;
+        }
+        self.numerator_add += x;
+        // Step (3).
+        self.numerator += x;
+        Some(self.numerator * self.factor)
+    }
+
+    /// First window: TA-Lib's two priming loops (old half walked backwards from the middle).
+    fn prime(&mut self) {
+        self.primed = true;
+        let p = self.period;
+        // Window slots by age: the oldest bar is `p - 1` ago, today is 0 ago.
+        let middle_age = if p % 2 == 1 {
+            p - 1 - self.half
+        } else {
+            p - self.half
+        };
+        for age in middle_age..p {
+            self.numerator_sub += self.window.ago(age);
+            self.numerator += self.numerator_sub;
+        }
+        for age in (0..middle_age).rev() {
+            self.numerator_add += self.window.ago(age);
+            self.numerator += self.numerator_add;
+        }
+    }
+}
+
+impl Indicator for Trima {
+    fn update(&mut self, inputs: &[f64]) -> Option<f64> {
+        self.step(inputs[0])
+    }
+}

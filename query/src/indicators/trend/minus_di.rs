@@ -1,0 +1,23 @@
+//! MINUS_DI: minus directional indicator (TA-Lib `TA_MINUS_DI`).
+
+use super::di::{DiCore, Side};
+use crate::indicators::Indicator;
+
+/// Minus directional indicator, TA-Lib `TA_MINUS_DI`: `100 * smoothed(-DM) / smoothed(TR)`
+/// (Wilder smoothing), lookback `period`. Period 1 gives TA-Lib's raw `-DM1 / TR1` (not × 100).
+/// Inputs: high, low, close.
+#[derive(Debug, Clone)]
+pub struct MinusDi(DiCore);
+
+impl MinusDi {
+    /// `period` ≥ 1.
+    pub fn new(period: usize) -> Self {
+        MinusDi(DiCore::new(Side::Minus, period))
+    }
+}
+
+impl Indicator for MinusDi {
+    fn update(&mut self, inputs: &[f64]) -> Option<f64> {
+        self.0.step(inputs[0], inputs[1], inputs[2])
+    }
+}

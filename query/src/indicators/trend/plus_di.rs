@@ -1,0 +1,23 @@
+//! PLUS_DI: plus directional indicator (TA-Lib `TA_PLUS_DI`).
+
+use super::di::{DiCore, Side};
+use crate::indicators::Indicator;
+
+/// Plus directional indicator, TA-Lib `TA_PLUS_DI`: `100 * smoothed(+DM) / smoothed(TR)`
+/// (Wilder smoothing), lookback `period`. Period 1 gives TA-Lib's raw `+DM1 / TR1` (not × 100).
+/// Inputs: high, low, close.
+#[derive(Debug, Clone)]
+pub struct PlusDi(DiCore);
+
+impl PlusDi {
+    /// `period` ≥ 1.
+    pub fn new(period: usize) -> Self {
+        PlusDi(DiCore::new(Side::Plus, period))
+    }
+}
+
+impl Indicator for PlusDi {
+    fn update(&mut self, inputs: &[f64]) -> Option<f64> {
+        self.0.step(inputs[0], inputs[1], inputs[2])
+    }
+}

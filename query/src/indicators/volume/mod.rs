@@ -1,0 +1,4 @@
+//! Volume indicators: OBV and MFI.
+
+pub mod mfi;
+pub mod obv;

@@ -1,0 +1,52 @@
+//! The spec's NULL rule: leading NULLs start the indicator late; a later NULL gives NULL and leaves state alone.
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::Float64Type;
+use query::indicators;
+
+use crate::*;
+
+async fn column(ctx: &SessionContext, q: &str) -> Vec<Option<f64>> {
+    let b = ctx.sql(q).await.unwrap().collect().await.unwrap();
+    b.iter().flat_map(|b| {
+        let a = b.column(0).as_primitive::<Float64Type>().clone();
+        (0..a.len()).map(move |i| a.is_valid(i).then(|| a.value(i))).collect::<Vec<_>>()
+    }).collect()
+}
+
+#[tokio::test]
+async fn leading_and_inner_nulls_follow_the_spec() {
+    let f = read_fixture("BTC_USDT-1h_binance.csv");
+    let ctx = session_with(&f);
+    let close: Vec<f64> = f.header.iter().position(|h| h == "close").map(|i| f.columns[i].iter().map(|v| v.unwrap()).collect()).unwrap();
+    // NULL on the first 40 bars and on bars 100 and 101
+    let got = column(&ctx, "SELECT ema(CASE WHEN n <= 40 OR n IN (101, 102) THEN NULL ELSE close END, 10) OVER (ORDER BY open_time) \
+         FROM (SELECT open_time, close, row_number() OVER (ORDER BY open_time) AS n FROM t) ORDER BY open_time").await;
+    // the spec: the same state machine fed only the non-NULL bars
+    let mut ema = indicators::build("ema", &[10.0]).unwrap();
+    for (i, c) in close.iter().enumerate() {
+        let expected = if i < 40 || i == 100 || i == 101 { None } else { ema.update(&[*c]) };
+        assert_eq!(got[i], expected, "bar {i}");
+    }
+    assert!(got[..49].iter().all(Option::is_none), "warm-up starts at the first non-NULL bar");
+    assert!(got[49].is_some());
+}
+
+#[tokio::test]
+async fn an_indicator_of_an_indicator_starts_when_its_source_does() {
+    let f = read_fixture("BTC_USDT-1h_binance.csv");
+    let ctx = session_with(&f);
+    let got = column(&ctx, "SELECT sma(r, 9) OVER (ORDER BY open_time) FROM (SELECT open_time, rsi(close, 14) OVER (ORDER BY open_time) AS r FROM t) ORDER BY open_time").await;
+    // rsi(14) has 14 warm-up bars; sma(9) over it has 8 more
+    assert!(got[..22].iter().all(Option::is_none));
+    assert!(got[22].is_some());
+}
+
+#[tokio::test]
+async fn a_partition_shorter_than_the_warm_up_is_all_null() {
+    let f = read_fixture("BTC_USDT-1h_binance.csv");
+    let ctx = session_with(&f);
+    let got = column(&ctx, "SELECT sma(close, 30) OVER (ORDER BY open_time) FROM (SELECT * FROM t ORDER BY open_time LIMIT 29)").await;
+    assert_eq!(got.len(), 29);
+    assert!(got.iter().all(Option::is_none));
+}
