@@ -26,6 +26,30 @@ pub fn register_all(ctx: &SessionContext) {
     }
 }
 
+/// The indicator reference as Markdown (one row per function: call syntax, TA-Lib function,
+/// parameter ranges, description); `docs/indicators.md` holds it and a test keeps it in step.
+pub fn indicators_markdown() -> String {
+    let mut out = String::from("| function | TA-Lib | parameters (default, range) | what it is |\n| --- | --- | --- | --- |\n");
+    for s in crate::indicators::specs() {
+        let params: Vec<String> = s
+            .params
+            .iter()
+            .map(|p| {
+                let range = if p.max >= 1e30 { "any".to_string() } else { format!("{}..={}", p.min, p.max) };
+                format!("{} ({}, {range}{})", p.name, p.default, if p.integer { ", integer" } else { "" })
+            })
+            .collect();
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            syntax(s),
+            s.talib,
+            if params.is_empty() { "none".to_string() } else { params.join("; ") },
+            s.doc
+        ));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
@@ -37,5 +61,18 @@ mod tests {
             assert!(seen.insert(f.name().to_string()), "{} twice", f.name());
         }
         assert_eq!(seen.len(), crate::indicators::specs().len());
+    }
+
+    #[test]
+    fn the_indicator_docs_list_every_function() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/indicators.md");
+        let doc = std::fs::read_to_string(path).unwrap_or_default();
+        let table = super::indicators_markdown();
+        if std::env::var_os("BB_BLESS").is_some() {
+            let head = doc.split("| function |").next().unwrap_or_default().to_string();
+            std::fs::write(path, format!("{head}{table}")).unwrap();
+            return;
+        }
+        assert!(doc.contains(&table), "docs/indicators.md is out of date; run BB_BLESS=1 cargo test -p query");
     }
 }

@@ -1,0 +1,103 @@
+//! Every indicator over ~1M real 1m candles: through SQL (window function) and as the bare state
+//! machine over the same arrays, in rows per second. Run with `cargo bench --workspace` (or scripts/bench.sh).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Field, Float64Type, Schema};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::{SessionConfig, SessionContext};
+
+const COPIES: usize = 8;
+
+fn load() -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/filimonov-freqtrade/BTC_USDT-1m.feather");
+    let reader = arrow::ipc::reader::FileReader::try_new(std::fs::File::open(path).expect("data file"), None).expect("feather");
+    let (mut o, mut h, mut l, mut c, mut v) = (vec![], vec![], vec![], vec![], vec![]);
+    for b in reader {
+        let b = b.expect("batch");
+        let col = |n: &str| b.column_by_name(n).expect("column").as_primitive::<Float64Type>().values().to_vec();
+        o.extend(col("open"));
+        h.extend(col("high"));
+        l.extend(col("low"));
+        c.extend(col("close"));
+        v.extend(col("volume"));
+    }
+    let tile = |x: Vec<f64>| x.iter().copied().cycle().take(x.len() * COPIES).collect::<Vec<f64>>();
+    (tile(o), tile(h), tile(l), tile(c), tile(v))
+}
+
+fn main() {
+    let (open, high, low, close, volume) = load();
+    let n = close.len();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("t", DataType::Int64, false),
+        Field::new("open", DataType::Float64, false),
+        Field::new("high", DataType::Float64, false),
+        Field::new("low", DataType::Float64, false),
+        Field::new("close", DataType::Float64, false),
+        Field::new("volume", DataType::Float64, false),
+    ]));
+    let f = |x: &Vec<f64>| -> ArrayRef { Arc::new(Float64Array::from(x.clone())) };
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(Int64Array::from_iter_values(0..n as i64)), f(&open), f(&high), f(&low), f(&close), f(&volume)],
+    )
+    .expect("batch");
+    let ctx = SessionContext::new_with_config(SessionConfig::new().with_batch_size(65_536));
+    query::register_functions(&ctx);
+    ctx.register_table("candles", Arc::new(MemTable::try_new(schema, vec![vec![batch]]).expect("table"))).expect("register");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+
+    println!("{n} rows (filimonov BTC_USDT-1m × {COPIES}), default parameters");
+    println!("{:<12} {:>10} {:>14} {:>10} {:>14} {:>7}", "indicator", "sql ms", "sql rows/s", "bare ms", "bare rows/s", "ratio");
+    for spec in query::indicators::specs() {
+        let args: Vec<&str> = spec.inputs.iter().map(|i| if *i == "source" { "close" } else { i }).collect();
+        let sql = format!("SELECT {}({}) OVER (ORDER BY t) FROM candles", spec.name, args.join(", "));
+        let mut best_sql = f64::MAX;
+        for _ in 0..3 {
+            let started = Instant::now();
+            let out = rt.block_on(async { ctx.sql(&sql).await.expect("plan").collect().await.expect("run") });
+            best_sql = best_sql.min(started.elapsed().as_secs_f64());
+            assert_eq!(out.iter().map(|b| b.num_rows()).sum::<usize>(), n);
+        }
+        let columns: Vec<&Vec<f64>> = spec
+            .inputs
+            .iter()
+            .map(|i| match *i {
+                "source" | "close" => &close,
+                "high" => &high,
+                "low" => &low,
+                "volume" => &volume,
+                other => panic!("input {other}"),
+            })
+            .collect();
+        let mut best_bare = f64::MAX;
+        for _ in 0..3 {
+            let mut state = query::indicators::build(spec.name, &[]).expect("defaults");
+            let mut inputs = vec![0.0; columns.len()];
+            let mut out = Vec::with_capacity(n);
+            let started = Instant::now();
+            for r in 0..n {
+                for (slot, c) in inputs.iter_mut().zip(&columns) {
+                    *slot = c[r];
+                }
+                out.push(state.update(&inputs));
+            }
+            best_bare = best_bare.min(started.elapsed().as_secs_f64());
+            std::hint::black_box(&out);
+        }
+        println!(
+            "{:<12} {:>10.1} {:>14.0} {:>10.1} {:>14.0} {:>7.2}",
+            spec.name,
+            best_sql * 1e3,
+            n as f64 / best_sql,
+            best_bare * 1e3,
+            n as f64 / best_bare,
+            best_sql / best_bare
+        );
+    }
+    let _ = open;
+}
