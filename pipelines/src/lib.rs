@@ -1,5 +1,5 @@
-//! Pipelines: the strategy graph model and validator (spec/strategy-graph.md); the compiler to
-//! DataFusion plans, the backtest runner, sweeps and metrics grow here next.
+//! Pipelines: the strategy graph model and validator (spec/strategy-graph.md), its compiler to a
+//! DataFusion plan, the fill simulator and metrics (spec/backtest-semantics.md), and sweeps.
 //!
 //! ```
 //! let graph = serde_json::json!({"version": 1, "nodes": [], "edges": []});
@@ -7,4 +7,8 @@
 //! assert_eq!(issues[0].code, "no_entry");
 //! ```
 
+pub mod backtest;
+mod error;
 pub mod graph;
+
+pub use error::{Error, Result};

@@ -65,7 +65,7 @@ impl Param {
 }
 
 /// Price fields a `price` block can read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum PriceField {
     Open,
     High,
@@ -78,7 +78,7 @@ pub enum PriceField {
 }
 
 /// Binary and unary series operations of a `math` block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum MathOp {
     Add,
     Sub,
@@ -92,7 +92,7 @@ pub enum MathOp {
 }
 
 /// Comparisons of a `compare` block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CompareOp {
     Gt,
     Ge,
@@ -103,7 +103,7 @@ pub enum CompareOp {
 }
 
 /// Operations of a `logic` block.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LogicOp {
     And,
     Or,
@@ -111,7 +111,8 @@ pub enum LogicOp {
 }
 
 /// Long or short.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Side {
     Long,
     Short,

@@ -1,3 +1,4 @@
 //! Pipelines integration tests.
 
+mod fixtures;
 mod graph;

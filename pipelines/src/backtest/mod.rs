@@ -1,0 +1,18 @@
+//! Backtests: compile a graph to a DataFusion plan, simulate fills, compute metrics.
+
+pub mod compile;
+pub mod metrics;
+pub mod params;
+pub mod run;
+pub mod sim;
+pub mod udaf;
+
+pub use metrics::Metrics;
+pub use params::{BacktestParams, ParamValues};
+pub use run::{run_backtest, BacktestOutput};
+pub use sim::{ExitReason, FillPolicy, SimConfig, Trade};
+
+/// A number as the fixtures write it: integers without a decimal point, other values shortest round-trip.
+pub fn fmt_number(v: f64) -> String {
+    if v.fract() == 0.0 && v.abs() < 1e15 { format!("{}", v as i64) } else { format!("{v}") }
+}

@@ -1,0 +1,95 @@
+//! Running a backtest: the candles of one market, the compiled graph and `backtest_run` as one
+//! DataFusion plan; results parsed back into trades, equity and metrics per combination.
+
+use std::collections::BTreeMap;
+
+use datafusion::common::ScalarValue;
+use datafusion::logical_expr::{col, lit, AggregateUDF};
+use datafusion::prelude::{DataFrame, SessionContext};
+use lake::Timeframe;
+
+use super::compile::compile;
+use super::params::BacktestParams;
+use super::udaf::{BacktestRun, ComboConfig, RunConfig, RunOutput};
+use crate::error::{Error, Result};
+use crate::graph::ValidGraph;
+
+/// The result of one backtest or sweep.
+#[derive(Debug, Clone)]
+pub struct BacktestOutput {
+    /// Parameter values of each combination (defaults filled in), in input order.
+    pub combinations: Vec<BTreeMap<String, f64>>,
+    pub timeframe: Timeframe,
+    pub run: RunOutput,
+}
+
+/// The candles of the market in `[start, end)` from the session's `candles` table.
+pub async fn market_candles(ctx: &SessionContext, p: &BacktestParams) -> Result<DataFrame> {
+    let ts = |ms: i64| lit(ScalarValue::TimestampMicrosecond(Some(ms * 1_000), Some("UTC".into())));
+    let mut filter = col("exchange")
+        .eq(lit(p.exchange.as_str()))
+        .and(col("symbol").eq(lit(p.symbol.as_str())))
+        .and(col("timeframe").eq(lit(p.timeframe.as_str())));
+    if let Some(s) = p.start {
+        filter = filter.and(col("open_time").gt_eq(ts(s)));
+    }
+    if let Some(e) = p.end {
+        filter = filter.and(col("open_time").lt(ts(e)));
+    }
+    Ok(ctx.table("candles").await?.filter(filter)?.select_columns(&["open_time", "open", "high", "low", "close", "volume"])?)
+}
+
+/// Builds the whole backtest as one plan (not yet run).
+pub async fn plan(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, save_equity: bool) -> Result<(DataFrame, Vec<BTreeMap<String, f64>>)> {
+    let timeframe = Timeframe::parse(&p.timeframe)?;
+    let compiled = compile(graph, &p.params.combinations());
+    let (df, signals) = compiled.apply(market_candles(ctx, p).await?)?;
+    let config = RunConfig {
+        initial_capital: p.initial_capital,
+        fee_rate: p.fee_rate,
+        slippage: p.slippage,
+        fill_policy: p.fill_policy,
+        timeframe_seconds: timeframe.seconds() as f64,
+        save_equity,
+        combos: compiled
+            .combos
+            .iter()
+            .map(|c| ComboConfig {
+                signals: c.signals,
+                stop_loss_pct: c.stop_loss_pct,
+                take_profit_pct: c.take_profit_pct,
+                trailing_stop_pct: c.trailing_stop_pct,
+                fraction: c.fraction,
+            })
+            .collect(),
+    };
+    let config = serde_json::to_string(&config).map_err(|e| Error::Invalid(e.to_string()))?;
+    // a dictionary literal stays one value per batch instead of being repeated on every row
+    let config = lit(ScalarValue::Dictionary(Box::new(arrow::datatypes::DataType::Int32), Box::new(ScalarValue::Utf8(Some(config)))));
+    let mut args = vec![col("open_time"), col("open"), col("high"), col("low"), col("close")];
+    args.extend(signals);
+    args.push(config);
+    let run = AggregateUDF::from(BacktestRun::default()).call(args).alias("result");
+    let combos = compiled.combos.iter().map(|c| c.values.clone()).collect();
+    Ok((df.aggregate(vec![], vec![run])?, combos))
+}
+
+/// Runs a backtest (or a sweep) over the session's `candles`.
+pub async fn run_backtest(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, save_equity: bool) -> Result<BacktestOutput> {
+    let timeframe = Timeframe::parse(&p.timeframe)?;
+    let (df, combinations) = plan(ctx, graph, p, save_equity).await?;
+    let batches = df.collect().await?;
+    let text = batches
+        .first()
+        .filter(|b| b.num_rows() == 1)
+        .and_then(|b| arrow::array::AsArray::as_string_opt::<i32>(b.column(0)).map(|a| a.value(0).to_string()))
+        .ok_or_else(|| Error::Invalid("backtest_run returned no result".into()))?;
+    let run: RunOutput = serde_json::from_str(&text).map_err(|e| Error::Invalid(e.to_string()))?;
+    if run.bars == 0 {
+        return Err(Error::NoCandles(format!(
+            "no {} candles of {} on {} in the requested range",
+            p.timeframe, p.symbol, p.exchange
+        )));
+    }
+    Ok(BacktestOutput { combinations, timeframe, run })
+}

@@ -1,0 +1,327 @@
+//! The fill simulator: positions, fills, stops, fees and equity per spec/backtest-semantics.md,
+//! one bar at a time (the same state machine drives backtests and, later, paper trading).
+
+use serde::{Deserialize, Serialize};
+
+use crate::graph::Side;
+
+/// When an order decided on bar t fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FillPolicy {
+    /// At the next bar's open.
+    NextOpen,
+    /// At bar t's close.
+    Close,
+}
+
+/// Why a trade closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitReason {
+    Signal,
+    StopLoss,
+    TakeProfit,
+    TrailingStop,
+    Reversal,
+    EndOfData,
+}
+
+impl ExitReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::Signal => "signal",
+            ExitReason::StopLoss => "stop_loss",
+            ExitReason::TakeProfit => "take_profit",
+            ExitReason::TrailingStop => "trailing_stop",
+            ExitReason::Reversal => "reversal",
+            ExitReason::EndOfData => "end_of_data",
+        }
+    }
+}
+
+/// Everything the simulator needs besides bars and signals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SimConfig {
+    pub initial_capital: f64,
+    pub fee_rate: f64,
+    pub slippage: f64,
+    pub fill_policy: FillPolicy,
+    pub stop_loss_pct: Option<f64>,
+    pub take_profit_pct: Option<f64>,
+    pub trailing_stop_pct: Option<f64>,
+    /// Fraction of cash committed per entry (sizing block), 0 < f ≤ 1.
+    pub fraction: f64,
+}
+
+/// One bar's prices.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bar {
+    pub open_time: i64,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+}
+
+/// One bar's four signals (NULL already counted as false).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BarSignals {
+    pub entry_long: bool,
+    pub entry_short: bool,
+    pub exit_long: bool,
+    pub exit_short: bool,
+}
+
+/// A closed trade.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trade {
+    pub side: Side,
+    pub entry_time: i64,
+    pub entry_price: f64,
+    pub exit_time: i64,
+    pub exit_price: f64,
+    pub qty: f64,
+    pub fees: f64,
+    pub pnl: f64,
+    pub return_pct: f64,
+    pub exit_reason: ExitReason,
+    pub entry_bar: usize,
+    pub exit_bar: usize,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Position {
+    side: Side,
+    qty: f64,
+    entry_price: f64,
+    entry_time: i64,
+    entry_bar: usize,
+    entry_fee: f64,
+    /// Best price since entry for the trailing stop (high for a long, low for a short).
+    best: f64,
+    /// First bar on which stops are tested.
+    stops_from: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    Open(Side),
+    Close,
+    Reverse(Side),
+}
+
+/// The simulator's state between bars.
+#[derive(Debug, Clone)]
+pub struct Simulator {
+    cfg: SimConfig,
+    cash: f64,
+    position: Option<Position>,
+    pending: Option<Order>,
+    trades: Vec<Trade>,
+    bars_in_position: usize,
+}
+
+impl Simulator {
+    pub fn new(cfg: SimConfig) -> Self {
+        Self { cash: cfg.initial_capital, cfg, position: None, pending: None, trades: Vec::new(), bars_in_position: 0 }
+    }
+
+    /// Trades closed so far.
+    pub fn trades(&self) -> &[Trade] {
+        &self.trades
+    }
+
+    /// Bars that ended with a position open.
+    pub fn bars_in_position(&self) -> usize {
+        self.bars_in_position
+    }
+
+    fn buy_price(&self, p: f64) -> f64 {
+        p * (1.0 + self.cfg.slippage)
+    }
+
+    fn sell_price(&self, p: f64) -> f64 {
+        p * (1.0 - self.cfg.slippage)
+    }
+
+    fn open(&mut self, side: Side, raw: f64, i: usize, bar: &Bar) {
+        let fill = match side {
+            Side::Long => self.buy_price(raw),
+            Side::Short => self.sell_price(raw),
+        };
+        let qty = self.cfg.fraction * self.cash / (fill * (1.0 + self.cfg.fee_rate));
+        let fee = qty * fill * self.cfg.fee_rate;
+        match side {
+            Side::Long => self.cash -= qty * fill + fee,
+            Side::Short => self.cash += qty * fill - fee,
+        }
+        let stops_from = match self.cfg.fill_policy {
+            FillPolicy::NextOpen => i,
+            FillPolicy::Close => i + 1,
+        };
+        self.position = Some(Position { side, qty, entry_price: fill, entry_time: bar.open_time, entry_bar: i, entry_fee: fee, best: fill, stops_from });
+    }
+
+    fn close(&mut self, raw: f64, i: usize, bar: &Bar, reason: ExitReason) {
+        let Some(p) = self.position.take() else { return };
+        let fill = match p.side {
+            Side::Long => self.sell_price(raw),
+            Side::Short => self.buy_price(raw),
+        };
+        let fee = p.qty * fill * self.cfg.fee_rate;
+        let gross = match p.side {
+            Side::Long => {
+                self.cash += p.qty * fill - fee;
+                (fill - p.entry_price) * p.qty
+            }
+            Side::Short => {
+                self.cash -= p.qty * fill + fee;
+                (p.entry_price - fill) * p.qty
+            }
+        };
+        let fees = p.entry_fee + fee;
+        let pnl = gross - fees;
+        self.trades.push(Trade {
+            side: p.side,
+            entry_time: p.entry_time,
+            entry_price: p.entry_price,
+            exit_time: bar.open_time,
+            exit_price: fill,
+            qty: p.qty,
+            fees,
+            pnl,
+            return_pct: pnl / (p.entry_price * p.qty) * 100.0,
+            exit_reason: reason,
+            entry_bar: p.entry_bar,
+            exit_bar: i,
+        });
+    }
+
+    fn execute(&mut self, order: Order, raw: f64, i: usize, bar: &Bar) {
+        match order {
+            Order::Open(side) => self.open(side, raw, i, bar),
+            Order::Close => self.close(raw, i, bar, ExitReason::Signal),
+            Order::Reverse(side) => {
+                self.close(raw, i, bar, ExitReason::Reversal);
+                self.open(side, raw, i, bar);
+            }
+        }
+    }
+
+    /// Tests stop-loss, take-profit and trailing stop on bar `i`; closes the position if one triggers.
+    fn test_stops(&mut self, i: usize, bar: &Bar) {
+        let Some(p) = self.position else { return };
+        if i < p.stops_from {
+            return;
+        }
+        let cfg = &self.cfg;
+        let long = p.side == Side::Long;
+        let level = |pct: Option<f64>, base: f64, against: bool| {
+            pct.map(|x| if long == against { base * (1.0 - x / 100.0) } else { base * (1.0 + x / 100.0) })
+        };
+        // "against" levels sit on the losing side: below the entry for a long, above for a short
+        let sl = level(cfg.stop_loss_pct, p.entry_price, true);
+        let tr = level(cfg.trailing_stop_pct, p.best, true);
+        let tp = level(cfg.take_profit_pct, p.entry_price, false);
+        let adverse_hit = |lvl: f64| if long { bar.low <= lvl } else { bar.high >= lvl };
+        let favour_hit = |lvl: f64| if long { bar.high >= lvl } else { bar.low <= lvl };
+        // of stop-loss and trailing stop, the level reached first from the open wins (higher for a long)
+        let stop = match (sl.filter(|l| adverse_hit(*l)), tr.filter(|l| adverse_hit(*l))) {
+            (Some(s), Some(t)) => {
+                let trailing_first = if long { t > s } else { t < s };
+                Some(if trailing_first { (t, ExitReason::TrailingStop) } else { (s, ExitReason::StopLoss) })
+            }
+            (Some(s), None) => Some((s, ExitReason::StopLoss)),
+            (None, Some(t)) => Some((t, ExitReason::TrailingStop)),
+            (None, None) => None,
+        };
+        let exit = stop.or_else(|| tp.filter(|l| favour_hit(*l)).map(|l| (l, ExitReason::TakeProfit)));
+        if let Some((lvl, reason)) = exit {
+            // a gap: the open is already past the level, so the fill is at the open
+            let gapped = match reason {
+                ExitReason::TakeProfit => if long { bar.open >= lvl } else { bar.open <= lvl },
+                _ => if long { bar.open <= lvl } else { bar.open >= lvl },
+            };
+            self.close(if gapped { bar.open } else { lvl }, i, bar, reason);
+            return;
+        }
+        if let Some(p) = self.position.as_mut() {
+            p.best = if long { p.best.max(bar.high) } else { p.best.min(bar.low) };
+        }
+    }
+
+    /// The order bar `i`'s signals ask for, given the position after its stops.
+    fn decide(&self, s: BarSignals) -> Option<Order> {
+        let both = s.entry_long && s.entry_short;
+        let (el, es) = (s.entry_long && !both, s.entry_short && !both);
+        match self.position.map(|p| p.side) {
+            None if el && !s.exit_long => Some(Order::Open(Side::Long)),
+            None if es && !s.exit_short => Some(Order::Open(Side::Short)),
+            None => None,
+            Some(Side::Long) if es && !s.exit_short => Some(Order::Reverse(Side::Short)),
+            Some(Side::Long) => s.exit_long.then_some(Order::Close),
+            Some(Side::Short) if el && !s.exit_long => Some(Order::Reverse(Side::Long)),
+            Some(Side::Short) => s.exit_short.then_some(Order::Close),
+        }
+    }
+
+    /// Processes bar `i` (bars in time order, `last` for the final bar) and returns its equity.
+    pub fn step(&mut self, i: usize, bar: &Bar, signals: BarSignals, last: bool) -> f64 {
+        if let Some(order) = self.pending.take() {
+            self.execute(order, bar.open, i, bar);
+        }
+        self.test_stops(i, bar);
+        let order = if last { None } else { self.decide(signals) };
+        match (self.cfg.fill_policy, order) {
+            (FillPolicy::NextOpen, o) => self.pending = o,
+            (FillPolicy::Close, Some(o)) => self.execute(o, bar.close, i, bar),
+            (FillPolicy::Close, None) => {}
+        }
+        if self.position.is_some() {
+            self.bars_in_position += 1;
+        }
+        self.equity(bar.close)
+    }
+
+    /// Cash plus the position marked at `price`.
+    pub fn equity(&self, price: f64) -> f64 {
+        match self.position {
+            None => self.cash,
+            Some(p) if p.side == Side::Long => self.cash + p.qty * price,
+            Some(p) => self.cash - p.qty * price,
+        }
+    }
+
+    /// Closes a position still open after the last bar at its close (end_of_data); returns the final equity.
+    pub fn finish(&mut self, i: usize, bar: &Bar) -> f64 {
+        self.pending = None;
+        if self.position.is_some() {
+            self.close(bar.close, i, bar, ExitReason::EndOfData);
+        }
+        self.cash
+    }
+}
+
+/// The result of simulating one combination over a market.
+#[derive(Debug, Clone)]
+pub struct SimResult {
+    pub trades: Vec<Trade>,
+    /// Equity after each bar (the last includes the end-of-data close).
+    pub equity: Vec<f64>,
+    pub bars_in_position: usize,
+}
+
+/// Simulates `bars` with `signals(i)` for bar i.
+pub fn simulate(cfg: &SimConfig, bars: &[Bar], signals: impl Fn(usize) -> BarSignals) -> SimResult {
+    let mut sim = Simulator::new(cfg.clone());
+    let mut equity = Vec::with_capacity(bars.len());
+    let n = bars.len();
+    for (i, bar) in bars.iter().enumerate() {
+        equity.push(sim.step(i, bar, signals(i), i + 1 == n));
+    }
+    if let (Some(last), Some(bar)) = (equity.last_mut(), bars.last()) {
+        *last = sim.finish(n - 1, bar);
+    }
+    SimResult { bars_in_position: sim.bars_in_position, trades: sim.trades, equity }
+}

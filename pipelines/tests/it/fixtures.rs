@@ -1,0 +1,125 @@
+//! Every reference case of ../shared/fixtures/backtests through the engine: trades, equity and
+//! metrics equal to 1e-9.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use datafusion::datasource::MemTable;
+use datafusion::prelude::SessionContext;
+use pipelines::backtest::udaf::ComboOutput;
+use pipelines::backtest::{run_backtest, BacktestParams};
+use serde_json::Value;
+
+fn cases_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/backtests")
+}
+
+fn close(got: f64, want: f64) -> bool {
+    let d = (got - want).abs();
+    d <= 1e-9 * want.abs() || d <= 1e-9
+}
+
+/// A session whose `candles` table holds the case's candles under its market (as the lake would).
+fn session(dir: &Path, p: &BacktestParams) -> SessionContext {
+    let text = std::fs::read_to_string(dir.join("candles.csv")).unwrap();
+    let mut cols: Vec<Vec<f64>> = vec![Vec::new(); 6];
+    for line in text.lines().skip(1) {
+        for (i, v) in line.split(',').enumerate() {
+            cols[i].push(v.parse().unwrap());
+        }
+    }
+    let n = cols[0].len();
+    let s = |v: &str| -> ArrayRef { Arc::new(StringArray::from(vec![v; n])) };
+    let f = |i: usize| -> ArrayRef { Arc::new(Float64Array::from(cols[i].clone())) };
+    let t: ArrayRef = Arc::new(TimestampMicrosecondArray::from(cols[0].iter().map(|v| *v as i64 * 1000).collect::<Vec<_>>()).with_timezone("UTC"));
+    let batch = RecordBatch::try_new(
+        lake::LakeTable::Candles.schema(),
+        vec![s(&p.exchange), s(&p.symbol), s(&p.timeframe), t, f(1), f(2), f(3), f(4), f(5), Arc::new(arrow::array::Int64Array::from(vec![None; n])), Arc::new(Float64Array::from(vec![None; n]))],
+    )
+    .unwrap();
+    let ctx = SessionContext::new();
+    ctx.register_table("candles", Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap())).unwrap();
+    ctx
+}
+
+fn compare(case: &str, dir: &Path, got: &ComboOutput, open_times: &[i64], tf_ms: i64, errors: &mut Vec<String>) {
+    // trades
+    let text = std::fs::read_to_string(dir.join("trades.csv")).unwrap();
+    let want: Vec<Vec<String>> = text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
+    if want.len() != got.trades.len() {
+        errors.push(format!("{case}: {} trades, expected {}", got.trades.len(), want.len()));
+    }
+    for (k, (g, w)) in got.trades.iter().zip(&want).enumerate() {
+        let same = g.side == w[0] && g.entry_time.to_string() == w[1] && g.exit_time.to_string() == w[3] && g.exit_reason == w[9];
+        let nums = [(g.entry_price, &w[2]), (g.exit_price, &w[4]), (g.qty, &w[5]), (g.fees, &w[6]), (g.pnl, &w[7]), (g.return_pct, &w[8])];
+        let nums_ok = nums.iter().all(|(a, b)| close(*a, b.parse().unwrap()));
+        if !same || !nums_ok {
+            errors.push(format!("{case}: trade {k}: got {g:?}, expected {w:?}"));
+            break;
+        }
+    }
+    // equity
+    let text = std::fs::read_to_string(dir.join("equity.csv")).unwrap();
+    let want: Vec<(i64, f64)> = text.lines().skip(1).map(|l| {
+        let (t, e) = l.split_once(',').unwrap();
+        (t.parse().unwrap(), e.parse().unwrap())
+    }).collect();
+    let mut ours: Vec<(i64, f64)> = vec![(open_times[0], 10_000.0f64.min(f64::MAX))];
+    ours[0].1 = want[0].1; // initial capital row is the input itself
+    ours.extend(open_times.iter().zip(&got.equity).map(|(t, e)| (t + tf_ms, *e)));
+    if ours.len() != want.len() {
+        errors.push(format!("{case}: {} equity rows, expected {}", ours.len(), want.len()));
+    }
+    if let Some(k) = ours.iter().zip(&want).position(|(a, b)| a.0 != b.0 || !close(a.1, b.1)) {
+        errors.push(format!("{case}: equity row {k}: got {:?}, expected {:?}", ours[k], want[k]));
+    }
+    // metrics
+    let want: serde_json::Map<String, Value> = serde_json::from_slice(&std::fs::read(dir.join("metrics.json")).unwrap()).unwrap();
+    let ours = serde_json::to_value(&got.metrics).unwrap();
+    for (k, w) in &want {
+        let g = &ours[k];
+        let ok = match (g.as_f64(), w.as_f64()) {
+            (Some(a), Some(b)) => close(a, b),
+            (None, None) => g.is_null() && w.is_null(),
+            _ => false,
+        };
+        if !ok {
+            errors.push(format!("{case}: metric {k}: got {g}, expected {w}"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_reference_case_matches() {
+    let mut errors = Vec::new();
+    let mut cases = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(cases_dir()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    entries.sort();
+    for dir in entries {
+        let case = dir.file_name().unwrap().to_string_lossy().to_string();
+        let params: BacktestParams = serde_json::from_slice(&std::fs::read(dir.join("params.json")).unwrap()).unwrap();
+        let graph: Value = serde_json::from_slice(&std::fs::read(dir.join("strategy.json")).unwrap()).unwrap();
+        let graph = pipelines::graph::validate(&graph).unwrap();
+        let ctx = session(&dir, &params);
+        let out = match run_backtest(&ctx, &graph, &params, true).await {
+            Ok(o) => o,
+            Err(e) => {
+                errors.push(format!("{case}: {e}"));
+                continue;
+            }
+        };
+        let tf_ms = out.timeframe.millis();
+        if params.params.is_sweep() {
+            for (k, sub) in params.sweep_dirs.clone().unwrap().iter().enumerate() {
+                compare(&format!("{case}/{sub}"), &dir.join(sub), &out.run.combos[k], &out.run.open_times, tf_ms, &mut errors);
+                cases += 1;
+            }
+        } else {
+            compare(&case, &dir, &out.run.combos[0], &out.run.open_times, tf_ms, &mut errors);
+            cases += 1;
+        }
+    }
+    assert!(errors.is_empty(), "{} problem(s):\n{}", errors.len(), errors.join("\n"));
+    assert_eq!(cases, 23, "19 single cases and 4 sweep combinations");
+}
