@@ -6,7 +6,7 @@ use clap::Parser;
 async fn main() -> std::process::ExitCode {
     let cli = api::cli::Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BB_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BB_LOG").unwrap_or_else(|_| "warn,deltalake_core::operations::merge=error".into()))
         .with_writer(std::io::stderr)
         .init();
     match api::cli::run(cli).await {

@@ -13,7 +13,7 @@ pub enum Error {
     #[error("invalid timeframe '{0}': expected a number followed by m, h, d or w (e.g. 1m, 5m, 1h, 1d)")]
     InvalidTimeframe(String),
     /// A table name that the lake does not define.
-    #[error("unknown lake table '{0}' (known: candles, trades_raw, quarantine)")]
+    #[error("unknown lake table '{0}' (known: candles, trades_raw, quarantine, backtest_metrics, backtest_trades, backtest_equity)")]
     UnknownTable(String),
     /// Input batches do not have the table's schema.
     #[error("batch does not match the schema of table '{table}': {reason}")]

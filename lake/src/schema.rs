@@ -89,6 +89,62 @@ const QUARANTINE: &[Column] = &[
     col("timeframe", Kind::Utf8, true),
 ];
 
+const BACKTEST_METRICS: &[Column] = &[
+    col("run_id", Kind::Utf8, false),
+    col("combo", Kind::Int64, false),
+    col("params", Kind::Utf8, false),
+    col("exchange", Kind::Utf8, false),
+    col("symbol", Kind::Utf8, false),
+    col("timeframe", Kind::Utf8, false),
+    col("start_time", Kind::Timestamp, true),
+    col("end_time", Kind::Timestamp, true),
+    col("candles_version", Kind::Int64, true),
+    col("bars", Kind::Int64, false),
+    col("created_at", Kind::Timestamp, false),
+    col("total_return_pct", Kind::Float64, false),
+    col("cagr_pct", Kind::Float64, false),
+    col("volatility_ann_pct", Kind::Float64, false),
+    col("sharpe", Kind::Float64, false),
+    col("sortino", Kind::Float64, false),
+    col("max_drawdown_pct", Kind::Float64, false),
+    col("calmar", Kind::Float64, false),
+    col("trades", Kind::Int64, false),
+    col("win_rate_pct", Kind::Float64, false),
+    col("profit_factor", Kind::Float64, true),
+    col("avg_trade_return_pct", Kind::Float64, true),
+    col("best_trade_pct", Kind::Float64, true),
+    col("worst_trade_pct", Kind::Float64, true),
+    col("avg_bars_held", Kind::Float64, true),
+    col("exposure_pct", Kind::Float64, false),
+    col("sqn", Kind::Float64, true),
+    col("fees_paid", Kind::Float64, false),
+    col("buy_and_hold_return_pct", Kind::Float64, false),
+];
+
+const BACKTEST_TRADES: &[Column] = &[
+    col("run_id", Kind::Utf8, false),
+    col("combo", Kind::Int64, false),
+    col("trade_no", Kind::Int64, false),
+    col("side", Kind::Utf8, false),
+    col("entry_time", Kind::Timestamp, false),
+    col("entry_price", Kind::Float64, false),
+    col("exit_time", Kind::Timestamp, false),
+    col("exit_price", Kind::Float64, false),
+    col("qty", Kind::Float64, false),
+    col("fees", Kind::Float64, false),
+    col("pnl", Kind::Float64, false),
+    col("return_pct", Kind::Float64, false),
+    col("exit_reason", Kind::Utf8, false),
+    col("bars_held", Kind::Int64, false),
+];
+
+const BACKTEST_EQUITY: &[Column] = &[
+    col("run_id", Kind::Utf8, false),
+    col("combo", Kind::Int64, false),
+    col("equity_time", Kind::Timestamp, false),
+    col("equity", Kind::Float64, false),
+];
+
 /// A table the lake defines. Each is the Delta folder `<lake uri>/<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LakeTable {
@@ -98,11 +154,24 @@ pub enum LakeTable {
     TradesRaw,
     /// Rows that failed validation, with the reason.
     Quarantine,
+    /// One row per backtest combination: its parameters, the candles version read, every metric.
+    BacktestMetrics,
+    /// Closed trades of each backtest combination.
+    BacktestTrades,
+    /// Per-bar equity of each backtest combination (single backtests, or sweeps when asked).
+    BacktestEquity,
 }
 
 impl LakeTable {
     /// Every table, in listing order.
-    pub const ALL: [LakeTable; 3] = [LakeTable::Candles, LakeTable::TradesRaw, LakeTable::Quarantine];
+    pub const ALL: [LakeTable; 6] = [
+        LakeTable::Candles,
+        LakeTable::TradesRaw,
+        LakeTable::Quarantine,
+        LakeTable::BacktestMetrics,
+        LakeTable::BacktestTrades,
+        LakeTable::BacktestEquity,
+    ];
 
     /// The table's name (and folder name).
     pub fn name(self) -> &'static str {
@@ -110,6 +179,9 @@ impl LakeTable {
             LakeTable::Candles => "candles",
             LakeTable::TradesRaw => "trades_raw",
             LakeTable::Quarantine => "quarantine",
+            LakeTable::BacktestMetrics => "backtest_metrics",
+            LakeTable::BacktestTrades => "backtest_trades",
+            LakeTable::BacktestEquity => "backtest_equity",
         }
     }
 
@@ -124,6 +196,9 @@ impl LakeTable {
             LakeTable::Candles => CANDLES,
             LakeTable::TradesRaw => TRADES_RAW,
             LakeTable::Quarantine => QUARANTINE,
+            LakeTable::BacktestMetrics => BACKTEST_METRICS,
+            LakeTable::BacktestTrades => BACKTEST_TRADES,
+            LakeTable::BacktestEquity => BACKTEST_EQUITY,
         }
     }
 
@@ -145,6 +220,7 @@ impl LakeTable {
             LakeTable::Candles => &["exchange", "symbol", "timeframe"],
             LakeTable::TradesRaw => &["exchange", "symbol"],
             LakeTable::Quarantine => &[],
+            LakeTable::BacktestMetrics | LakeTable::BacktestTrades | LakeTable::BacktestEquity => &["run_id"],
         }
     }
 
@@ -154,6 +230,9 @@ impl LakeTable {
             LakeTable::Candles => &["exchange", "symbol", "timeframe", "open_time"],
             LakeTable::TradesRaw => &["exchange", "symbol", "trade_time", "trade_id"],
             LakeTable::Quarantine => &[],
+            LakeTable::BacktestMetrics => &["run_id", "combo"],
+            LakeTable::BacktestTrades => &["run_id", "combo", "trade_no"],
+            LakeTable::BacktestEquity => &["run_id", "combo", "equity_time"],
         }
     }
 }

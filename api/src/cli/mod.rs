@@ -1,5 +1,6 @@
 //! The `bb` subcommands: one file each, all sharing the global lake options.
 
+mod backtest;
 mod demo;
 mod ingest;
 mod lake_cmd;
@@ -57,6 +58,8 @@ pub enum Command {
     Resample(resample::ResampleArgs),
     /// Inspect and maintain the lake's Delta tables (ls, compact, vacuum).
     Lake(lake_cmd::LakeArgs),
+    /// Backtest a strategy graph over the lake's candles (or sweep its parameters); store and print the results.
+    Backtest(backtest::BacktestArgs),
     /// Run SQL over the lake tables and print the result (table, csv or json).
     Sql(sql::SqlArgs),
     /// Run the main job on embedded defaults: ingest the bundled sample into a local lake and summarise it.
@@ -69,6 +72,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ingest(args) => ingest::run(&cli.global, args).await,
         Command::Resample(args) => resample::run(&cli.global, args).await,
         Command::Lake(args) => lake_cmd::run(&cli.global, args).await,
+        Command::Backtest(args) => backtest::run(&cli.global, args).await,
         Command::Sql(args) => sql::run(&cli.global, args).await,
         Command::Demo(args) => demo::run(&cli.global, args).await,
     }

@@ -68,12 +68,12 @@ impl Dag {
 }
 
 /// Compiles `graph` for each combination of `$param` values (one empty map for a plain backtest).
-pub fn compile(graph: &ValidGraph, combos: &[BTreeMap<String, f64>]) -> Compiled {
+pub fn compile(graph: &ValidGraph, combos: &[super::params::Combo]) -> Compiled {
     let mut dag = Dag::default();
     let mut signals: Vec<usize> = Vec::new();
     let mut out = Vec::new();
     for values in combos {
-        let mut values = values.clone();
+        let mut values = values.to_map();
         for (name, default) in &graph.params {
             values.entry(name.clone()).or_insert(*default);
         }

@@ -1,15 +1,17 @@
 //! Backtests: compile a graph to a DataFusion plan, simulate fills, compute metrics.
 
 pub mod compile;
+pub mod export;
 pub mod metrics;
 pub mod params;
 pub mod run;
 pub mod sim;
+pub mod store;
 pub mod udaf;
 
 pub use metrics::Metrics;
-pub use params::{BacktestParams, ParamValues};
-pub use run::{run_backtest, BacktestOutput};
+pub use params::{BacktestParams, Combo, ParamValues};
+pub use run::{run_at_version, run_backtest, run_on_lake, BacktestOutput};
 pub use sim::{ExitReason, FillPolicy, SimConfig, Trade};
 
 /// A number as the fixtures write it: integers without a decimal point, other values shortest round-trip.

@@ -93,3 +93,21 @@ pub async fn run_backtest(ctx: &SessionContext, graph: &ValidGraph, p: &Backtest
     }
     Ok(BacktestOutput { combinations, timeframe, run })
 }
+
+/// Runs a backtest over the lake's candles pinned at their current version (recorded with the run,
+/// so the run can be reproduced exactly by time travel). Returns the output and that version.
+pub async fn run_on_lake(lake: &lake::Lake, graph: &ValidGraph, p: &BacktestParams, save_equity: bool) -> Result<(BacktestOutput, u64)> {
+    let version = lake.version(lake::LakeTable::Candles).await?.ok_or_else(|| {
+        Error::NoCandles("the lake has no candles yet: ingest some first (bb ingest)".into())
+    })?;
+    let out = run_at_version(lake, graph, p, save_equity, version).await?;
+    Ok((out, version))
+}
+
+/// Runs a backtest over the lake's candles as they were at `version`.
+pub async fn run_at_version(lake: &lake::Lake, graph: &ValidGraph, p: &BacktestParams, save_equity: bool, version: u64) -> Result<BacktestOutput> {
+    let ctx = SessionContext::new();
+    query::register_functions(&ctx);
+    lake.register_as(&ctx, lake::LakeTable::Candles, "candles", Some(version)).await?;
+    run_backtest(&ctx, graph, p, save_equity).await
+}

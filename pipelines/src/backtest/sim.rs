@@ -325,3 +325,111 @@ pub fn simulate(cfg: &SimConfig, bars: &[Bar], signals: impl Fn(usize) -> BarSig
     }
     SimResult { bars_in_position: sim.bars_in_position, trades: sim.trades, equity }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(policy: FillPolicy) -> SimConfig {
+        SimConfig { initial_capital: 1000.0, fee_rate: 0.0, slippage: 0.0, fill_policy: policy, stop_loss_pct: None, take_profit_pct: None, trailing_stop_pct: None, fraction: 1.0 }
+    }
+
+    fn bars(ohlc: &[(f64, f64, f64, f64)]) -> Vec<Bar> {
+        ohlc.iter().enumerate().map(|(i, &(open, high, low, close))| Bar { open_time: i as i64 * 60_000, open, high, low, close }).collect()
+    }
+
+    fn sig(el: &[usize], es: &[usize], xl: &[usize], xs: &[usize]) -> impl Fn(usize) -> BarSignals {
+        let (el, es, xl, xs) = (el.to_vec(), es.to_vec(), xl.to_vec(), xs.to_vec());
+        move |i| BarSignals { entry_long: el.contains(&i), entry_short: es.contains(&i), exit_long: xl.contains(&i), exit_short: xs.contains(&i) }
+    }
+
+    const FLAT: (f64, f64, f64, f64) = (100.0, 101.0, 99.0, 100.0);
+
+    #[test]
+    fn a_gap_through_the_stop_fills_at_the_open() {
+        let mut c = cfg(FillPolicy::NextOpen);
+        c.stop_loss_pct = Some(2.0);
+        // entry signal on bar 0 fills at bar 1's open (100); bar 2 opens at 95, below the 98 stop
+        let b = bars(&[FLAT, FLAT, (95.0, 96.0, 94.0, 95.5), FLAT]);
+        let r = simulate(&c, &b, sig(&[0], &[], &[], &[]));
+        assert_eq!(r.trades.len(), 1);
+        let t = &r.trades[0];
+        assert_eq!((t.exit_reason, t.exit_price, t.exit_bar), (ExitReason::StopLoss, 95.0, 2));
+        assert_eq!(t.entry_bar, 1);
+    }
+
+    #[test]
+    fn stop_loss_and_take_profit_in_one_bar_the_stop_wins() {
+        let mut c = cfg(FillPolicy::NextOpen);
+        c.stop_loss_pct = Some(2.0);
+        c.take_profit_pct = Some(2.0);
+        let b = bars(&[FLAT, FLAT, (100.0, 103.0, 97.0, 100.0), FLAT]);
+        let r = simulate(&c, &b, sig(&[0], &[], &[], &[]));
+        assert_eq!((r.trades[0].exit_reason, r.trades[0].exit_price), (ExitReason::StopLoss, 98.0));
+    }
+
+    #[test]
+    fn stops_are_live_on_the_entry_bar_under_next_open_but_not_under_close() {
+        let mut c = cfg(FillPolicy::NextOpen);
+        c.stop_loss_pct = Some(2.0);
+        let b = bars(&[FLAT, (100.0, 100.5, 97.0, 99.0), FLAT, FLAT]);
+        let r = simulate(&c, &b, sig(&[0], &[], &[], &[]));
+        assert_eq!((r.trades[0].exit_reason, r.trades[0].exit_bar), (ExitReason::StopLoss, 1));
+        c.fill_policy = FillPolicy::Close;
+        // entry at bar 1's close (99): bar 1's low does not count; bar 2 does not reach 97.02
+        let r = simulate(&c, &b, sig(&[1], &[], &[], &[]));
+        assert_eq!(r.trades[0].exit_reason, ExitReason::EndOfData);
+    }
+
+    #[test]
+    fn trailing_level_uses_highs_after_the_entry_bar() {
+        let mut c = cfg(FillPolicy::NextOpen);
+        c.trailing_stop_pct = Some(10.0);
+        // entry bar 1 (open 100) has high 200: it must not move the level on bar 1 itself
+        let b = bars(&[FLAT, (100.0, 200.0, 95.0, 150.0), (150.0, 160.0, 150.0, 155.0), (150.0, 151.0, 100.0, 120.0)]);
+        let r = simulate(&c, &b, sig(&[0], &[], &[], &[]));
+        let t = &r.trades[0];
+        // bar 1 tested at 90 (low 95 survives); bar 2 at 180 from bar 1's high: open 150 is already below → gap fill
+        assert_eq!((t.exit_reason, t.exit_bar, t.exit_price), (ExitReason::TrailingStop, 2, 150.0));
+    }
+
+    #[test]
+    fn an_entry_of_the_other_side_reverses_and_both_fills_pay_fees() {
+        let mut c = cfg(FillPolicy::NextOpen);
+        c.fee_rate = 0.001;
+        let b = bars(&[FLAT, FLAT, (110.0, 111.0, 109.0, 110.0), FLAT, FLAT]);
+        let r = simulate(&c, &b, sig(&[0], &[1], &[1], &[]));
+        assert_eq!(r.trades.len(), 2);
+        assert_eq!((r.trades[0].exit_reason, r.trades[0].exit_price), (ExitReason::Reversal, 110.0));
+        let short = &r.trades[1];
+        assert_eq!((short.side, short.entry_price, short.entry_bar, short.exit_reason), (Side::Short, 110.0, 2, ExitReason::EndOfData));
+        assert!(r.trades.iter().all(|t| t.fees > 0.0));
+    }
+
+    #[test]
+    fn a_signal_on_the_last_bar_makes_no_fill() {
+        for policy in [FillPolicy::NextOpen, FillPolicy::Close] {
+            let b = bars(&[FLAT, FLAT, FLAT]);
+            let r = simulate(&cfg(policy), &b, sig(&[2], &[], &[], &[]));
+            assert!(r.trades.is_empty(), "{policy:?}");
+            assert_eq!(r.equity, vec![1000.0; 3]);
+        }
+    }
+
+    #[test]
+    fn both_entries_on_one_bar_are_ignored() {
+        let b = bars(&[FLAT, FLAT, FLAT]);
+        let r = simulate(&cfg(FillPolicy::NextOpen), &b, sig(&[0], &[0], &[], &[]));
+        assert!(r.trades.is_empty());
+    }
+
+    #[test]
+    fn a_position_open_at_the_end_closes_at_the_last_close_and_counts_for_exposure() {
+        let b = bars(&[FLAT, FLAT, (100.0, 121.0, 99.0, 120.0)]);
+        let r = simulate(&cfg(FillPolicy::NextOpen), &b, sig(&[0], &[], &[], &[]));
+        let t = &r.trades[0];
+        assert_eq!((t.exit_reason, t.exit_price, t.exit_bar), (ExitReason::EndOfData, 120.0, 2));
+        assert_eq!(r.bars_in_position, 2);
+        assert!((r.equity[2] - 1200.0).abs() < 1e-9);
+    }
+}
