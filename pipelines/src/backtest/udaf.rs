@@ -259,6 +259,9 @@ fn run(config: &RunConfig, cols: &[ArrayRef]) -> Result<RunOutput> {
             order.iter().map(|&i| b.is_valid(i) && b.value(i)).collect()
         })
         .collect();
+    if bars.is_empty() {
+        return Ok(RunOutput { bars: 0, open_times: Vec::new(), combos: Vec::new() });
+    }
     let (first_open, last_close) = (bars.first().map_or(f64::NAN, |b| b.open), bars.last().map_or(f64::NAN, |b| b.close));
     let one = |c: &ComboConfig| -> ComboOutput {
         let cfg = SimConfig {

@@ -1,0 +1,120 @@
+//! `bb backtest` end to end: lake candles in, fixture-layout files and lake rows out.
+
+use std::path::Path;
+
+use crate::*;
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-9 * b.abs() || (a - b).abs() <= 1e-9
+}
+
+/// Compares a result folder with a fixture folder: text fields exactly, numbers to 1e-9.
+fn assert_same_results(got: &Path, want: &Path) {
+    for file in ["trades.csv", "equity.csv"] {
+        let g = std::fs::read_to_string(got.join(file)).unwrap_or_else(|e| panic!("{}: {e}", got.join(file).display()));
+        let w = std::fs::read_to_string(want.join(file)).unwrap();
+        let (gl, wl): (Vec<&str>, Vec<&str>) = (g.lines().collect(), w.lines().collect());
+        assert_eq!(gl.len(), wl.len(), "{file} rows in {}", got.display());
+        assert_eq!(gl[0], wl[0], "{file} header");
+        for (a, b) in gl.iter().zip(&wl).skip(1) {
+            for (x, y) in a.split(',').zip(b.split(',')) {
+                match (x.parse::<f64>(), y.parse::<f64>()) {
+                    (Ok(x), Ok(y)) => assert!(close(x, y), "{file}: {a} vs {b}"),
+                    _ => assert_eq!(x, y, "{file}: {a} vs {b}"),
+                }
+            }
+        }
+    }
+    let g: serde_json::Value = serde_json::from_slice(&std::fs::read(got.join("metrics.json")).unwrap()).unwrap();
+    let w: serde_json::Value = serde_json::from_slice(&std::fs::read(want.join("metrics.json")).unwrap()).unwrap();
+    for (k, v) in w.as_object().unwrap() {
+        match (g[k].as_f64(), v.as_f64()) {
+            (Some(a), Some(b)) => assert!(close(a, b), "metric {k}: {a} vs {b}"),
+            _ => assert_eq!(&g[k], v, "metric {k}"),
+        }
+    }
+}
+
+#[test]
+fn a_params_file_sweep_reproduces_the_reference_folders() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = shared("filimonov-freqtrade/BTC_USDT-5m.feather");
+    assert!(bb(dir.path(), &["ingest", src.to_str().unwrap()]).status.success());
+    let case = fixtures("param_sweep_sma");
+    let out_dir = dir.path().join("out");
+    let o = bb(
+        dir.path(),
+        &["backtest", "--strategy", case.join("strategy.json").to_str().unwrap(), "--params", case.join("params.json").to_str().unwrap(), "--output", out_dir.to_str().unwrap()],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    for sub in ["fast5_slow20", "fast10_slow30", "fast20_slow50", "fast8"] {
+        assert_same_results(&out_dir.join(sub), &case.join(sub));
+    }
+    // the run is in the lake, with the candles version it read
+    let run_id = out.lines().find_map(|l| l.strip_prefix("run ")).unwrap_or_else(|| panic!("{out}")).trim().to_string();
+    let q = format!("SELECT count(*) AS n, min(candles_version) AS v FROM backtest_metrics WHERE run_id = '{run_id}'");
+    let rows = String::from_utf8(bb(dir.path(), &["sql", &q, "--format", "csv"]).stdout).unwrap();
+    assert_eq!(rows, "n,v\n4,1\n", "4 combinations; candles version 1 (0 is the table's creation)");
+    let q = format!("SELECT count(*) FROM backtest_trades WHERE run_id = '{run_id}'");
+    let rows = String::from_utf8(bb(dir.path(), &["sql", &q, "--format", "csv"]).stdout).unwrap();
+    let expected: usize = ["fast5_slow20", "fast10_slow30", "fast20_slow50", "fast8"]
+        .iter()
+        .map(|s| std::fs::read_to_string(case.join(s).join("trades.csv")).unwrap().lines().count() - 1)
+        .sum();
+    assert_eq!(rows.lines().nth(1).unwrap(), expected.to_string());
+}
+
+#[test]
+fn market_flags_a_grid_and_sorting() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = shared("djienne-3ema-srsi-atr/BTC_USDT-1h.json");
+    assert!(bb(dir.path(), &["ingest", src.to_str().unwrap()]).status.success());
+    let strategy = fixtures("param_sweep_sma/strategy.json");
+    let o = bb(
+        dir.path(),
+        &[
+            "backtest", "--strategy", strategy.to_str().unwrap(), "--symbol", "BTC/USDT", "--timeframe", "1h",
+            "--from", "2021-01-01T00:00:00Z", "--to", "1640995200000", "--param", "fast=5,10", "--param", "slow=30,50,100",
+            "--sort-by", "total_return_pct", "--no-store",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("6 combination(s)"), "{out}");
+    let rows: Vec<Vec<f64>> = out
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with('#'))
+        .skip(1)
+        .take(6)
+        .map(|l| l.split_whitespace().map(|c| c.parse::<f64>().unwrap_or(f64::NAN)).collect())
+        .collect();
+    assert_eq!(rows.len(), 6, "{out}");
+    // columns: #, fast, slow, total_return_pct, ...: sorted descending by total return
+    assert!(rows.windows(2).all(|w| w[0][3] >= w[1][3]), "{out}");
+    // 2021 has 8760 hours; Binance had maintenance gaps
+    assert!(out.contains("bars, 6 combination(s)"), "{out}");
+}
+
+#[test]
+fn an_invalid_graph_prints_every_issue_and_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, r#"{"version": 1, "nodes": [{"id": "x", "type": "oracle"}, {"id": "e", "type": "entry", "params": {"side": "long"}}], "edges": []}"#).unwrap();
+    let o = bb(dir.path(), &["backtest", "--strategy", bad.to_str().unwrap(), "--symbol", "BTCUSDT", "--timeframe", "1h"]);
+    let out = text(&o);
+    assert!(!o.status.success());
+    assert!(out.contains("node 'x': [unknown_block_type]"), "{out}");
+    assert!(out.contains("node 'e': [missing_input]"), "{out}");
+}
+
+#[test]
+fn an_unknown_market_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = shared("djienne-3ema-srsi-atr/ETH_USDT-1d.json");
+    assert!(bb(dir.path(), &["ingest", src.to_str().unwrap()]).status.success());
+    let o = bb(dir.path(), &["backtest", "--strategy", fixtures("sma_cross_close/strategy.json").to_str().unwrap(), "--symbol", "DOGEUSDT", "--timeframe", "1d"]);
+    let out = text(&o);
+    assert!(!o.status.success());
+    assert!(out.contains("no 1d candles of DOGEUSDT on binance"), "{out}");
+}

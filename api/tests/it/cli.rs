@@ -1,0 +1,90 @@
+//! The basic subcommands: help, ingest, sql, demo, lake.
+
+use crate::*;
+
+#[test]
+fn help_lists_every_subcommand_with_its_purpose() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bb(dir.path(), &["--help"]);
+    assert!(o.status.success());
+    let help = text(&o);
+    for cmd in ["ingest", "resample", "lake", "sql", "demo"] {
+        assert!(help.lines().any(|l| l.trim_start().starts_with(cmd) && l.len() > cmd.len() + 10), "{cmd} in:\n{help}");
+    }
+}
+
+#[test]
+fn ingest_lands_good_files_and_fails_on_a_broken_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let broken = dir.path().join("ETH_USDT-1h.json");
+    let bytes = std::fs::read(shared("djienne-3ema-srsi-atr/ETH_USDT-1h.json")).unwrap();
+    std::fs::write(&broken, &bytes[..bytes.len() / 3]).unwrap();
+    let good = shared("djienne-3ema-srsi-atr/BTC_USDT-1d.json");
+    let o = bb(dir.path(), &["ingest", good.to_str().unwrap(), broken.to_str().unwrap()]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("ETH_USDT-1h.json: cannot parse at line 1, column"), "{out}");
+    assert!(out.contains("inferred: format json; symbol BTCUSDT from the file name; timeframe 1d from the file name"), "{out}");
+    let summary = out.lines().find(|l| l.starts_with("ingested 1 file(s), 1 failed:")).unwrap_or_else(|| panic!("{out}"));
+    for part in ["rows read", "landed", "quarantined", "duplicates merged", "gap(s)", " s, ", "rows/s"] {
+        assert!(summary.contains(part), "{part}: {summary}");
+    }
+    let o = bb(dir.path(), &["sql", "SELECT symbol, count(*) AS n FROM candles GROUP BY symbol", "--format", "csv"]);
+    let rows = String::from_utf8(o.stdout).unwrap();
+    let source: Vec<Vec<serde_json::Value>> = serde_json::from_slice(&std::fs::read(&good).unwrap()).unwrap();
+    assert_eq!(rows, format!("symbol,n\nBTCUSDT,{}\n", source.len()), "only the good file landed");
+}
+
+#[test]
+fn sql_csv_and_json_carry_floats_at_full_precision() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = shared("davidzhaodz-freqtrade/ETH_USDT-1m.json");
+    assert!(bb(dir.path(), &["ingest", src.to_str().unwrap()]).status.success());
+    let source: Vec<Vec<f64>> = serde_json::from_slice(&std::fs::read(&src).unwrap()).unwrap();
+    let q = "SELECT open_time, open, high, low, close, volume, trade_count FROM candles ORDER BY open_time";
+    let csv_out = bb(dir.path(), &["sql", q, "--format", "csv"]);
+    let csv_text = String::from_utf8(csv_out.stdout).unwrap();
+    let mut lines = csv_text.lines();
+    assert_eq!(lines.next(), Some("open_time,open,high,low,close,volume,trade_count"));
+    let mut n = 0;
+    for (line, row) in lines.zip(&source) {
+        let f: Vec<&str> = line.split(',').collect();
+        for k in 1..6 {
+            assert_eq!(f[k].parse::<f64>().unwrap(), row[k], "{line}");
+        }
+        assert_eq!(f[6], "", "NULL is an empty field");
+        n += 1;
+    }
+    assert_eq!(n, source.len());
+    let json_out = bb(dir.path(), &["sql", &format!("{q} LIMIT 50"), "--format", "json"]);
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&json_out.stdout).unwrap();
+    for (r, row) in rows.iter().zip(&source) {
+        assert_eq!(r["volume"].as_f64().unwrap(), row[5]);
+        assert!(r["trade_count"].is_null());
+    }
+}
+
+#[test]
+fn demo_ingests_the_bundled_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bb(dir.path(), &["demo"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    for f in ["BTC_USDT-1h.json.gz", "ETH_USDT-1h.json.gz", "BTC_USDT-1m.json.gz", "ETH_USDT-1m.json.gz"] {
+        assert!(out.contains(&format!("ingested {f}: 3000 rows, 3000 new")), "{f}: {out}");
+    }
+    assert!(dir.path().join("data/lake/candles/_delta_log").is_dir());
+    // running it again is idempotent
+    let again = text(&bb(dir.path(), &["demo"]));
+    assert!(again.contains("ingested BTC_USDT-1h.json.gz: 3000 rows, 0 new, 3000 already present"), "{again}");
+    let ls = text(&bb(dir.path(), &["lake", "ls"]));
+    assert!(ls.contains("binance/ETHUSDT/1m") && ls.contains("3000 rows"), "{ls}");
+}
+
+#[test]
+fn an_unknown_lake_scheme_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = bb(dir.path(), &["--lake", "ftp://example.com/lake", "lake", "ls"]);
+    assert!(!o.status.success());
+    assert!(text(&o).contains("unsupported lake URI scheme 'ftp'"), "{}", text(&o));
+}
