@@ -1,4 +1,5 @@
-//! `bb demo`: the main job on embedded defaults — ingest the bundled sample into the local lake and summarise.
+//! `bb demo`: the main job on embedded defaults — ingest the bundled sample into the local lake,
+//! summarise it, and backtest the bundled SMA-crossover strategy (once, then as a small sweep).
 
 use std::process::ExitCode;
 
@@ -15,6 +16,9 @@ const SAMPLE: &[(&str, &[u8])] = &[
     ("BTC_USDT-1m.json.gz", include_bytes!("../../../sample/BTC_USDT-1m.json.gz")),
     ("ETH_USDT-1m.json.gz", include_bytes!("../../../sample/ETH_USDT-1m.json.gz")),
 ];
+
+/// The demo strategy (an SMA crossover with `$param`s fast and slow, stop-loss and take-profit).
+const STRATEGY: &str = include_str!("../../../sample/sma_cross.json");
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {}
@@ -47,6 +51,41 @@ pub async fn run(global: &GlobalArgs, _args: DemoArgs) -> anyhow::Result<ExitCod
     .await?;
     println!("\ncandles in the lake:");
     output::write(&mut std::io::stdout().lock(), &summary, OutputFormat::Table)?;
-    println!("try: bb sql \"SELECT * FROM candles WHERE symbol = 'BTCUSDT' AND timeframe = '1h' ORDER BY open_time DESC LIMIT 5\"");
+    backtests(&lake).await?;
+    println!("\ntry: bb sql \"SELECT * FROM candles WHERE symbol = 'BTCUSDT' AND timeframe = '1h' ORDER BY open_time DESC LIMIT 5\"");
+    println!("     bb sql \"SELECT run_id, combo, params, total_return_pct, sharpe, trades FROM backtest_metrics ORDER BY created_at DESC\"");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Backtests the demo strategy on the sample's BTC/USDT 1h candles, then sweeps fast × slow.
+async fn backtests(lake: &lake::Lake) -> anyhow::Result<()> {
+    use pipelines::backtest::{run_on_lake, store, BacktestParams, ParamValues};
+    let graph = pipelines::graph::validate(&serde_json::from_str(STRATEGY)?).map_err(pipelines::Error::Graph)?;
+    let mut p: BacktestParams = serde_json::from_value(serde_json::json!({"exchange": "binance", "symbol": "BTCUSDT", "timeframe": "1h"}))?;
+    let (out, version) = run_on_lake(lake, &graph, &p, true).await?;
+    let run_id = uuid::Uuid::new_v4().to_string();
+    store::save(lake, &run_id, &p, &out, Some(version)).await?;
+    let m = &out.run.combos[0].metrics;
+    println!(
+        "\nbacktest of sample/sma_cross.json (SMA 10 × 30, stop-loss 3 %, take-profit 8 %) on binance BTCUSDT 1h, {} bars:",
+        out.run.bars
+    );
+    println!(
+        "  total return {:.2} % (buy and hold {:.2} %), {} trades, win rate {:.1} %, sharpe {:.3}, max drawdown {:.2} %, fees {:.2}",
+        m.total_return_pct, m.buy_and_hold_return_pct, m.trades, m.win_rate_pct, m.sharpe, m.max_drawdown_pct, m.fees_paid
+    );
+    println!("  run {run_id} (candles version {version})");
+    p.params = ParamValues::grid(&[("fast".into(), vec![5.0, 10.0, 20.0]), ("slow".into(), vec![30.0, 50.0, 100.0])]);
+    let (out, version) = run_on_lake(lake, &graph, &p, false).await?;
+    let run_id = uuid::Uuid::new_v4().to_string();
+    store::save(lake, &run_id, &p, &out, Some(version)).await?;
+    let mut best: Vec<usize> = (0..out.run.combos.len()).collect();
+    best.sort_by(|a, b| out.run.combos[*b].metrics.sharpe.total_cmp(&out.run.combos[*a].metrics.sharpe));
+    println!("sweep fast × slow ({} combinations), best three by sharpe:", out.run.combos.len());
+    for &k in best.iter().take(3) {
+        let (c, m) = (&out.combinations[k], &out.run.combos[k].metrics);
+        println!("  fast {:>3} slow {:>3}: total return {:>7.2} %, sharpe {:>6.3}, {} trades", c["fast"], c["slow"], m.total_return_pct, m.sharpe, m.trades);
+    }
+    println!("  run {run_id}");
+    Ok(())
 }

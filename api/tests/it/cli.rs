@@ -74,6 +74,8 @@ fn demo_ingests_the_bundled_sample() {
         assert!(out.contains(&format!("ingested {f}: 3000 rows, 3000 new")), "{f}: {out}");
     }
     assert!(dir.path().join("data/lake/candles/_delta_log").is_dir());
+    assert!(out.contains("backtest of sample/sma_cross.json"), "{out}");
+    assert!(out.contains("sweep fast × slow (9 combinations)"), "{out}");
     // running it again is idempotent
     let again = text(&bb(dir.path(), &["demo"]));
     assert!(again.contains("ingested BTC_USDT-1h.json.gz: 3000 rows, 0 new, 3000 already present"), "{again}");
