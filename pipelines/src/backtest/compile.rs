@@ -202,9 +202,9 @@ impl Compiled {
                 _ => unreachable!("crossovers are Cross"),
             },
             N::Cross { above, a, b, la, lb } => {
-                let now = if *above { e(*a).gt(e(*b)) } else { e(*a).lt(e(*b)) };
-                let before = if *above { e(*la).lt_eq(e(*lb)) } else { e(*la).gt_eq(e(*lb)) };
-                null_if_any_null(&[*a, *b, *la, *lb], now.and(before))
+                let f = datafusion::logical_expr::ScalarUDF::from(query::functions::CrossesFunc::new(*above));
+                let num = |j: usize| datafusion::logical_expr::cast(e(j), arrow::datatypes::DataType::Float64);
+                f.call(vec![num(*a), num(*b), num(*la), num(*lb)])
             }
             N::And(a, b) => e(*a).and(e(*b)),
             N::Or(a, b) => e(*a).or(e(*b)),
@@ -259,7 +259,7 @@ impl Compiled {
     }
 
     /// Adds the window columns layer by layer (a window node's input may use earlier layers) and
-    /// returns the frame plus the signal expressions, NULL counted as false.
+    /// returns the frame plus the signal expressions (possibly NULL).
     pub fn apply(&self, mut df: DataFrame) -> Result<(DataFrame, Vec<Expr>)> {
         let mut layer = vec![0usize; self.nodes.len()];
         for i in 0..self.nodes.len() {
@@ -286,7 +286,8 @@ impl Compiled {
                 df = df.window(exprs)?;
             }
         }
-        let signals = self.signals.iter().map(|&s| datafusion::functions::expr_fn::coalesce(vec![self.expr(s), lit(false)])).collect();
+        // NULL signals count as false in backtest_run itself
+        let signals = self.signals.iter().map(|&s| self.expr(s)).collect();
         Ok((df, signals))
     }
 }

@@ -3,6 +3,7 @@
 pub mod compile;
 pub mod export;
 pub mod metrics;
+pub mod output;
 pub mod params;
 pub mod run;
 pub mod sim;

@@ -78,13 +78,16 @@ pub async fn plan(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, 
 pub async fn run_backtest(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, save_equity: bool) -> Result<BacktestOutput> {
     let timeframe = Timeframe::parse(&p.timeframe)?;
     let (df, combinations) = plan(ctx, graph, p, save_equity).await?;
+    if std::env::var_os("BB_DEBUG_PLAN").is_some() {
+        let plan = df.clone().create_physical_plan().await?;
+        eprintln!("{}", datafusion::physical_plan::displayable(plan.as_ref()).indent(false));
+    }
     let batches = df.collect().await?;
-    let text = batches
-        .first()
-        .filter(|b| b.num_rows() == 1)
-        .and_then(|b| arrow::array::AsArray::as_string_opt::<i32>(b.column(0)).map(|a| a.value(0).to_string()))
-        .ok_or_else(|| Error::Invalid("backtest_run returned no result".into()))?;
-    let run: RunOutput = serde_json::from_str(&text).map_err(|e| Error::Invalid(e.to_string()))?;
+    if std::env::var_os("BB_DEBUG_PLAN").is_some() {
+        eprintln!("{} batches: {:?}", batches.len(), batches.iter().map(|b| b.num_rows()).collect::<Vec<_>>());
+    }
+    let batch = batches.iter().find(|b| b.num_rows() > 0).ok_or_else(|| Error::Invalid("backtest_run returned no result".into()))?;
+    let run: RunOutput = super::output::from_array(batch.column(0).as_ref(), 0)?;
     if run.bars == 0 {
         return Err(Error::NoCandles(format!(
             "no {} candles of {} on {} in the requested range",

@@ -2,7 +2,8 @@
 //! every combination (in parallel) from its signal columns; the last step of the backtest plan.
 //!
 //! Arguments: `open_time, open, high, low, close, signal_0, …, signal_k, config` where `config` is a
-//! dictionary-encoded JSON literal ([`RunConfig`]); the result is a JSON document ([`RunOutput`]).
+//! dictionary-encoded JSON literal ([`RunConfig`]); the result is a struct (see `output.rs`) with,
+//! per combination, its metrics, trades and (when asked) equity.
 //! Registered by name, so a distributed engine registering the same function runs the same plan.
 
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array};
 use arrow::compute::concat;
 use arrow::datatypes::{DataType, Field, FieldRef, Float64Type, Int64Type, TimeUnit};
-use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
+use datafusion::common::{plan_err, Result, ScalarValue};
 use datafusion::logical_expr::function::{AccumulatorArgs, StateFieldsArgs};
 use datafusion::logical_expr::{Accumulator, AggregateUDFImpl, Signature, Volatility};
 use datafusion::physical_expr::expressions::Literal;
@@ -122,7 +123,7 @@ impl AggregateUDFImpl for BacktestRun {
         &self.signature
     }
     fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
-        Ok(DataType::Utf8)
+        Ok(super::output::result_type())
     }
     fn accumulator(&self, args: AccumulatorArgs) -> Result<Box<dyn Accumulator>> {
         let n = args.exprs.len();
@@ -226,7 +227,7 @@ impl Accumulator for BacktestAccumulator {
             .map(|(i, chunks)| concat_or_empty(chunks, &state_type(i, &DataType::Null)))
             .collect::<Result<_>>()?;
         let output = run(&self.config, &cols)?;
-        Ok(ScalarValue::Utf8(Some(serde_json::to_string(&output).or_else(|e| exec_err!("backtest_run: {e}"))?)))
+        Ok(ScalarValue::Struct(Arc::new(super::output::to_array(&output)?)))
     }
 
     fn size(&self) -> usize {

@@ -1,11 +1,14 @@
-//! The platform's SQL functions: every indicator of the strategy-graph spec as a window function.
+//! The platform's SQL functions: every indicator of the strategy-graph spec as a window function,
+//! and the crossover tests strategy plans use.
 
+mod crosses;
 mod indicator;
 mod stddev_samp;
 
-use datafusion::logical_expr::{AggregateUDF, WindowUDF};
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
 use datafusion::prelude::SessionContext;
 
+pub use crosses::CrossesFunc;
 pub use indicator::{syntax, IndicatorFunc};
 pub use stddev_samp::StddevSamp;
 
@@ -21,6 +24,9 @@ pub fn register_all(ctx: &SessionContext) {
     // deregistering removes the aggregate under every name (stddev and its alias stddev_samp)
     ctx.deregister_udaf("stddev");
     ctx.register_udaf(AggregateUDF::from(StddevSamp::new()));
+    for above in [true, false] {
+        ctx.register_udf(ScalarUDF::from(CrossesFunc::new(above)));
+    }
     for f in functions() {
         ctx.register_udwf(f);
     }
