@@ -248,7 +248,9 @@ fn print_sweep(out: &pipelines::backtest::BacktestOutput, sort_by: &str, top: us
     if !shown.contains(&sort_by) {
         header.push(sort_by.to_string());
     }
-    println!("{}", header.iter().map(|h| format!("{h:>16}")).collect::<String>());
+    let widths: Vec<usize> = header.iter().map(|h| h.len().max(8) + 2).collect();
+    let line = |cells: &[String]| cells.iter().zip(&widths).map(|(c, w)| format!("{c:>w$}")).collect::<String>();
+    println!("{}", line(&header));
     for &i in order.iter().take(top) {
         let mut cells = vec![i.to_string()];
         cells.extend(names.iter().map(|n| pipelines::backtest::fmt_number(out.combinations[i][n])));
@@ -257,7 +259,7 @@ fn print_sweep(out: &pipelines::backtest::BacktestOutput, sort_by: &str, top: us
         if !shown.contains(&sort_by) {
             cells.push(fmt(&rows[i][sort_by]));
         }
-        println!("{}", cells.iter().map(|c| format!("{c:>16}")).collect::<String>());
+        println!("{}", line(&cells));
     }
     if rows.len() > top {
         println!("({} more; --top N shows more; all are in backtest_metrics)", rows.len() - top);
