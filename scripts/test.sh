@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
 # Runs every test of the workspace: unit tests, and integration tests against real Delta tables on
-# disk, real exchange data in ../shared/data and the Python deltalake reader (installed on first use).
+# disk, real exchange data in ../shared/data, a real PostgreSQL (a private cluster started here from
+# the system's binaries unless DATABASE_URL is set; each API test gets a fresh database in it) and
+# the Python deltalake reader (installed on first use).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/blockbuilders-target}"
 export BB_PYTHON="${BB_PYTHON:-$(scripts/python-env.sh)}"
+cargo build --locked --workspace --all-targets
+if [ -z "${DATABASE_URL:-}" ]; then
+  pgdir="$(mktemp -d "${TMPDIR:-/tmp}/bb-test-pg.XXXXXX")"
+  trap '"$CARGO_TARGET_DIR/debug/bb" postgres stop --dir "$pgdir/pg" >/dev/null 2>&1 || true; rm -rf "$pgdir"' EXIT
+  eval "export $("$CARGO_TARGET_DIR/debug/bb" postgres start --dir "$pgdir/pg" | grep '^DATABASE_URL=')"
+fi
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast "$@"
 else

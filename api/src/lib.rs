@@ -1,5 +1,6 @@
-//! The API crate: the `bb` binary's subcommands (and, as later issues land, the axum REST API,
-//! auth, quotas and the job worker). `bb --help` lists what is there.
+//! The API crate: the axum REST API under `/api/v1` (auth, strategies, versions, ...), its
+//! Postgres access, the private Postgres cluster used when no `DATABASE_URL` is set, and the `bb`
+//! binary's subcommands. `bb --help` lists them.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -9,4 +10,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod auth;
 pub mod cli;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod pg;
+pub mod routes;

@@ -1,12 +1,17 @@
 //! The `bb` subcommands: one file each, all sharing the global lake options.
 
 mod backtest;
+mod db;
 mod demo;
 mod ingest;
 mod lake_cmd;
+mod migrate;
 pub mod output;
+mod postgres;
 mod resample;
+mod serve;
 mod sql;
+mod token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -62,6 +67,14 @@ pub enum Command {
     Backtest(backtest::BacktestArgs),
     /// Run SQL over the lake tables and print the result (table, csv or json).
     Sql(sql::SqlArgs),
+    /// Serve the REST API (/api/v1), migrating Postgres first; a private cluster when DATABASE_URL is unset.
+    Serve(serve::ServeArgs),
+    /// Apply pending Postgres migrations.
+    Migrate(migrate::MigrateArgs),
+    /// Sign an API token with BB_JWT_SECRET (prints only the token).
+    Token(token::TokenArgs),
+    /// Start or stop the private PostgreSQL cluster.
+    Postgres(postgres::PostgresArgs),
     /// Run the main job on embedded defaults: ingest the bundled sample into a local lake and summarise it.
     Demo(demo::DemoArgs),
 }
@@ -75,5 +88,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Backtest(args) => backtest::run(&cli.global, args).await,
         Command::Sql(args) => sql::run(&cli.global, args).await,
         Command::Demo(args) => demo::run(&cli.global, args).await,
+        Command::Serve(args) => serve::run(&cli.global, args).await,
+        Command::Migrate(args) => migrate::run(&cli.global, args).await,
+        Command::Token(args) => token::run(args).await,
+        Command::Postgres(args) => postgres::run(&cli.global, args).await,
     }
 }

@@ -130,6 +130,42 @@ impl PrivateCluster {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
+    /// Leaves the server running after this value is dropped (for `bb postgres start`).
+    pub fn detach(mut self) -> u16 {
+        self.owned = false;
+        self.port
+    }
+
+    /// Creates `name` if it does not exist.
+    pub fn ensure_database(&self, name: &str) -> anyhow::Result<()> {
+        let psql = |sql: &str| {
+            let mut c = Command::new("psql");
+            c.args(["-h", "127.0.0.1", "-p", &self.port.to_string(), "-U", "postgres", "-d", "postgres", "-tAc", sql]);
+            c
+        };
+        let out = psql(&format!("SELECT 1 FROM pg_database WHERE datname = '{name}'")).output().context("psql")?;
+        if String::from_utf8_lossy(&out.stdout).trim() != "1" {
+            let out = psql(&format!("CREATE DATABASE \"{name}\"")).output()?;
+            if !out.status.success() {
+                bail!("cannot create database {name}: {}", String::from_utf8_lossy(&out.stderr));
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops a server running in `dir`, if any.
+    pub fn stop_in(dir: &Path) -> anyhow::Result<bool> {
+        let bin = bin_dir()?;
+        let run_as = is_root().then(|| "postgres".to_string());
+        let mut c = PrivateCluster { dir: dir.to_path_buf(), bin, port: 0, run_as, owned: false };
+        if c.running_port().is_none() {
+            return Ok(false);
+        }
+        c.owned = true;
+        c.stop();
+        Ok(true)
+    }
+
     /// Stops the server (fast shutdown).
     pub fn stop(&mut self) {
         if self.owned {

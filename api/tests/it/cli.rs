@@ -1,5 +1,7 @@
 //! The basic subcommands: help, ingest, sql, demo, lake.
 
+use std::process::Command;
+
 use crate::*;
 
 #[test]
@@ -89,4 +91,48 @@ fn an_unknown_lake_scheme_is_a_clear_error() {
     let o = bb(dir.path(), &["--lake", "ftp://example.com/lake", "lake", "ls"]);
     assert!(!o.status.success());
     assert!(text(&o).contains("unsupported lake URI scheme 'ftp'"), "{}", text(&o));
+}
+
+#[test]
+fn token_prints_only_the_token_and_serve_answers_with_it() {
+    use std::io::BufRead;
+    let Ok(database_url) = std::env::var("DATABASE_URL") else { panic!("DATABASE_URL must point at a Postgres (scripts/test.sh starts one)") };
+    let dir = tempfile::tempdir().unwrap();
+    let secret = "e2e-secret-e2e-secret-e2e-secret-e2e-secret";
+    let out = Command::new(env!("CARGO_BIN_EXE_bb")).args(["token", "--email", "e2e@example.com", "--plan", "premium"]).env("BB_JWT_SECRET", secret).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let token = stdout.lines().last().unwrap().trim().to_string();
+    assert_eq!(token.split('.').count(), 3, "{stdout}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bb"))
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .current_dir(dir.path())
+        .env("BB_DATA_DIR", dir.path().join("data"))
+        .env("DATABASE_URL", &database_url)
+        .env("BB_JWT_SECRET", secret)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut base = None;
+    for line in stderr.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("serving http://") {
+            base = Some(format!("http://{}", rest.split_whitespace().next().unwrap()));
+            break;
+        }
+    }
+    let base = base.expect("bb serve announces its address");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::new();
+    let (status, body) = rt.block_on(async {
+        let r = client.get(format!("{base}/me")).bearer_auth(&token).send().await.unwrap();
+        (r.status(), r.bytes().await.unwrap())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status.as_u16(), 200, "{}", String::from_utf8_lossy(&body));
+    let me: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(me["email"], "e2e@example.com");
+    assert_eq!(me["planTier"], "premium");
 }

@@ -2,6 +2,7 @@
 
 mod backtest;
 mod cli;
+mod http;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,45 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations, at `/api/v1/openapi.json`.
+
+use axum::routing::get;
+use axum::{Json, Router};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::http::AppState;
+use crate::routes::{health, me, strategies};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Blockbuilders API", description = "Strategies, versions, backtests and more. Errors: {\"error\":{\"code\",\"message\",\"details\",\"timestamp\",\"requestId\"}}."),
+    paths(
+        health::health,
+        health::ready,
+        me::me,
+        strategies::list,
+        strategies::create,
+        strategies::fetch,
+        strategies::update,
+        strategies::archive,
+        strategies::create_version,
+        strategies::list_versions,
+        strategies::fetch_version,
+        strategies::validate,
+    ),
+    components(schemas(crate::db::users::User, crate::db::strategies::Strategy, crate::db::strategies::Version,
+        strategies::CreateStrategy, strategies::UpdateStrategy, strategies::CreateVersion)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+}
