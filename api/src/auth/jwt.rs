@@ -61,6 +61,8 @@ pub struct Verifier {
     jwks_url: Option<url::Url>,
     jwks: RwLock<JwksCache>,
     http: reqwest::Client,
+    /// Unknown `kid`s refetch the JWKS at most this often (a flood of made-up kids cannot hammer the provider).
+    min_refresh: Duration,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -75,7 +77,19 @@ const JWKS_MAX_AGE: Duration = Duration::from_secs(600);
 
 impl Verifier {
     pub fn new(secret: Option<SecretString>, jwks_url: Option<url::Url>) -> Self {
-        Self { secret, jwks_url, jwks: RwLock::new(JwksCache { keys: JwkSet { keys: vec![] }, fetched: None }), http: reqwest::Client::new() }
+        Self {
+            secret,
+            jwks_url,
+            jwks: RwLock::new(JwksCache { keys: JwkSet { keys: vec![] }, fetched: None }),
+            http: reqwest::Client::new(),
+            min_refresh: JWKS_MIN_REFRESH,
+        }
+    }
+
+    /// Sets how often an unknown `kid` may refetch the JWKS (default 30 s).
+    pub fn with_min_refresh(mut self, every: Duration) -> Self {
+        self.min_refresh = every;
+        self
     }
 
     /// Whether any way of verifying tokens is configured.
@@ -119,7 +133,7 @@ impl Verifier {
             }
         }
         let mut cache = self.jwks.write().await;
-        let may_refresh = cache.fetched.is_none_or(|t| t.elapsed() >= JWKS_MIN_REFRESH || t.elapsed() >= JWKS_MAX_AGE);
+        let may_refresh = cache.fetched.is_none_or(|t| t.elapsed() >= self.min_refresh);
         if find(&cache.keys).is_none() && may_refresh || cache.fetched.is_none_or(|t| t.elapsed() >= JWKS_MAX_AGE) {
             let url = self.jwks_url.clone().expect("checked by caller");
             let body = self.http.get(url).send().await.map_err(|e| TokenError::Jwks(e.to_string()))?;

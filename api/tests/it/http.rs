@@ -298,3 +298,60 @@ async fn the_openapi_document_lists_every_route(pool: PgPool) {
     }
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+/// A JWKS endpoint on a real local HTTP server whose key set can be swapped (key rotation).
+async fn jwks_server(keys: Arc<std::sync::Mutex<Value>>) -> String {
+    let app = axum::Router::new().route(
+        "/jwks.json",
+        axum::routing::get(move || {
+            let keys = keys.clone();
+            async move { axum::Json(keys.lock().unwrap().clone()) }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}/jwks.json")
+}
+
+/// A fresh P-256 key: its PKCS#8 DER (for signing) and its public JWK.
+fn es256_key(kid: &str) -> (Vec<u8>, Value) {
+    use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+    use base64::Engine;
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &aws_lc_rs::rand::SystemRandom::new()).unwrap();
+    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+    let point = pair.public_key().as_ref(); // 0x04 || X || Y
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let jwk = json!({"kty": "EC", "crv": "P-256", "x": b64.encode(&point[1..33]), "y": b64.encode(&point[33..65]), "kid": kid, "alg": "ES256", "use": "sig"});
+    (pkcs8.as_ref().to_vec(), jwk)
+}
+
+fn sign_es256(der: &[u8], kid: &str, email: &str) -> String {
+    let claims = claims_for(&user_id_for_email(email).to_string(), Some(email), &["builder"], None, Duration::from_secs(600));
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
+    header.kid = Some(kid.into());
+    jsonwebtoken::encode(&header, &claims, &jsonwebtoken::EncodingKey::from_ec_der(der)).unwrap()
+}
+
+#[sqlx::test(migrator = "api::db::MIGRATOR")]
+async fn es256_tokens_verify_against_a_jwks_that_rotates(pool: PgPool) {
+    let (der1, jwk1) = es256_key("k1");
+    let (der2, jwk2) = es256_key("k2");
+    let keys = Arc::new(std::sync::Mutex::new(json!({"keys": [jwk1]})));
+    let url = jwks_server(keys.clone()).await;
+    let verifier = Verifier::new(None, Some(url.parse().unwrap())).with_min_refresh(Duration::ZERO);
+    let app = router(AppState { pool, verifier: Arc::new(verifier) }, &ApiConfig::default());
+    let r = call(&app, Method::GET, "/api/v1/me", Some(&sign_es256(&der1, "k1", "es@x.io")), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    // the provider rotates in k2: a token with the unknown kid makes the verifier refetch
+    *keys.lock().unwrap() = json!({"keys": [jwk2.clone()]});
+    let r = call(&app, Method::GET, "/api/v1/me", Some(&sign_es256(&der2, "k2", "es@x.io")), None).await;
+    assert_eq!(r.status, StatusCode::OK, "unknown kid refetches the JWKS: {}", r.body);
+    // the retired key is gone after the refetch
+    let r = call(&app, Method::GET, "/api/v1/me", Some(&sign_es256(&der1, "k1", "es@x.io")), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    // a token signed with a key the JWKS does not hold, under a known kid, is refused
+    let (der3, _) = es256_key("k2");
+    let r = call(&app, Method::GET, "/api/v1/me", Some(&sign_es256(&der3, "k2", "es@x.io")), None).await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
