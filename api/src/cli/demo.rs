@@ -1,5 +1,6 @@
 //! `bb demo`: the main job on embedded defaults — ingest the bundled sample into the local lake,
-//! summarise it, and backtest the bundled SMA-crossover strategy (once, then as a small sweep).
+//! summarise it, backtest the bundled SMA-crossover strategy (once, then as a small sweep), and
+//! store the strategy through the REST API over Postgres (a private cluster without DATABASE_URL).
 
 use std::process::ExitCode;
 
@@ -21,9 +22,13 @@ const SAMPLE: &[(&str, &[u8])] = &[
 const STRATEGY: &str = include_str!("../../../sample/sma_cross.json");
 
 #[derive(Debug, Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// Postgres URL (a private cluster in <data dir>/pg when unset).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
 
-pub async fn run(global: &GlobalArgs, _args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let lake = global.open_lake()?;
     println!("lake: {}", lake.root());
     let sample_dir = global.data_dir.join("sample");
@@ -52,6 +57,7 @@ pub async fn run(global: &GlobalArgs, _args: DemoArgs) -> anyhow::Result<ExitCod
     println!("\ncandles in the lake:");
     output::write(&mut std::io::stdout().lock(), &summary, OutputFormat::Table)?;
     backtests(&lake).await?;
+    api(global, args.database_url.as_deref()).await?;
     println!("\ntry: bb sql \"SELECT * FROM candles WHERE symbol = 'BTCUSDT' AND timeframe = '1h' ORDER BY open_time DESC LIMIT 5\"");
     println!("     bb sql \"SELECT run_id, combo, params, total_return_pct, sharpe, trades FROM backtest_metrics ORDER BY created_at DESC\"");
     Ok(ExitCode::SUCCESS)
@@ -87,5 +93,48 @@ async fn backtests(lake: &lake::Lake) -> anyhow::Result<()> {
         println!("  fast {:>3} slow {:>3}: total return {:>7.2} %, sharpe {:>6.3}, {} trades", c["fast"], c["slow"], m.total_return_pct, m.sharpe, m.trades);
     }
     println!("  run {run_id}");
+    Ok(())
+}
+
+/// Migrates Postgres and stores the demo strategy through the REST API (in-process), as the web app would.
+async fn api(global: &GlobalArgs, database_url: Option<&str>) -> anyhow::Result<()> {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use secrecy::SecretString;
+    use tower::ServiceExt;
+
+    use crate::auth::jwt::{claims_for, sign_hs256, user_id_for_email, Verifier};
+
+    let (url, cluster) = super::db::database(&global.data_dir, database_url)?;
+    let pool = crate::db::connect(&url).await?;
+    let applied = crate::db::migrate(&pool).await?;
+    // a one-off secret: the demo signs its own token, as `bb token` does with BB_JWT_SECRET
+    let secret = SecretString::from(uuid::Uuid::new_v4().to_string());
+    let verifier = Verifier::new(Some(secret.clone()), None);
+    let app = crate::http::router(crate::http::AppState { pool: pool.clone(), verifier: Arc::new(verifier) }, &crate::config::ApiConfig::default());
+    let email = "demo@blockbuilders.local";
+    let claims = claims_for(&user_id_for_email(email).to_string(), Some(email), &["builder"], Some("free"), std::time::Duration::from_secs(300));
+    let token = sign_hs256(&secret, &claims)?;
+    let body = serde_json::json!({"title": "SMA cross (demo)", "visibility": "public", "tags": ["demo", "sma"], "graphJson": serde_json::from_str::<serde_json::Value>(STRATEGY)?});
+    let req = Request::post("/api/v1/strategies")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))?;
+    let res = app.oneshot(req).await?;
+    let status = res.status();
+    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await?;
+    anyhow::ensure!(status == StatusCode::CREATED, "POST /api/v1/strategies answered {status}: {}", String::from_utf8_lossy(&bytes));
+    let created: serde_json::Value = serde_json::from_slice(&bytes)?;
+    println!(
+        "\nAPI over Postgres ({applied} migration(s) applied): POST /api/v1/strategies → 201, strategy {} (slug {}, version {})",
+        created["id"].as_str().unwrap_or_default(),
+        created["slug"].as_str().unwrap_or_default(),
+        created["latestVersion"]
+    );
+    println!("  serve it: BB_JWT_SECRET=... bb serve   (then: curl -H \"Authorization: Bearer $(bb token --email you@example.com)\" localhost:8000/api/v1/me)");
+    pool.close().await;
+    drop(cluster);
     Ok(())
 }
