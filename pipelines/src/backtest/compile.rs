@@ -35,10 +35,7 @@ pub struct CompiledCombo {
     pub values: BTreeMap<String, f64>,
     /// Index into [`Compiled::signals`] of entry long, entry short, exit long, exit short (None: never).
     pub signals: [Option<usize>; 4],
-    pub stop_loss_pct: Option<f64>,
-    pub take_profit_pct: Option<f64>,
-    pub trailing_stop_pct: Option<f64>,
-    pub fraction: f64,
+    pub risk: super::sim::Risk,
 }
 
 /// A compiled strategy: the DAG and, per combination, which signal columns drive it.
@@ -80,7 +77,7 @@ pub fn compile(graph: &ValidGraph, combos: &[super::params::Combo]) -> Compiled 
         let r = |p: &Param| p.resolve(&values);
         let mut id = vec![usize::MAX; graph.blocks.len()];
         let mut wanted: [Vec<usize>; 4] = Default::default();
-        let (mut sl, mut tp, mut tr, mut fraction) = (None, None, None, 1.0);
+        let mut risk = super::sim::Risk::default();
         for &i in &graph.order {
             let input = |port: &str| id[graph.inputs[i][port]];
             id[i] = match &graph.blocks[i] {
@@ -117,13 +114,13 @@ pub fn compile(graph: &ValidGraph, combos: &[super::params::Combo]) -> Compiled 
                     usize::MAX
                 }
                 Block::Risk { stop_loss_pct, take_profit_pct, trailing_stop_pct } => {
-                    sl = stop_loss_pct.as_ref().map(r);
-                    tp = take_profit_pct.as_ref().map(r);
-                    tr = trailing_stop_pct.as_ref().map(r);
+                    risk.stop_loss_pct = stop_loss_pct.as_ref().map(r);
+                    risk.take_profit_pct = take_profit_pct.as_ref().map(r);
+                    risk.trailing_stop_pct = trailing_stop_pct.as_ref().map(r);
                     usize::MAX
                 }
                 Block::Sizing { fraction: f } => {
-                    fraction = r(f);
+                    risk.fraction = r(f);
                     usize::MAX
                 }
             };
@@ -137,7 +134,7 @@ pub fn compile(graph: &ValidGraph, combos: &[super::params::Combo]) -> Compiled 
             }))
         };
         let sig = [0, 1, 2, 3].map(|k| signal_of(&wanted[k], &mut dag, &mut signals));
-        out.push(CompiledCombo { values, signals: sig, stop_loss_pct: sl, take_profit_pct: tp, trailing_stop_pct: tr, fraction });
+        out.push(CompiledCombo { values, signals: sig, risk });
     }
     Compiled { nodes: dag.nodes, signals, combos: out }
 }

@@ -13,7 +13,7 @@ pub mod udaf;
 pub use metrics::Metrics;
 pub use params::{BacktestParams, Combo, ParamValues};
 pub use run::{run_at_version, run_backtest, run_on_lake, BacktestOutput};
-pub use sim::{ExitReason, FillPolicy, SimConfig, Trade};
+pub use sim::{ExitReason, FillPolicy, Risk, SimConfig, Trade};
 
 /// A number as the fixtures write it: integers without a decimal point, other values shortest round-trip.
 pub fn fmt_number(v: f64) -> String {

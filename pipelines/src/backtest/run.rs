@@ -54,13 +54,7 @@ pub async fn plan(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, 
         combos: compiled
             .combos
             .iter()
-            .map(|c| ComboConfig {
-                signals: c.signals,
-                stop_loss_pct: c.stop_loss_pct,
-                take_profit_pct: c.take_profit_pct,
-                trailing_stop_pct: c.trailing_stop_pct,
-                fraction: c.fraction,
-            })
+            .map(|c| ComboConfig { signals: c.signals, risk: c.risk })
             .collect(),
     };
     let config = serde_json::to_string(&config).map_err(|e| Error::Invalid(e.to_string()))?;

@@ -40,6 +40,22 @@ impl ExitReason {
     }
 }
 
+/// What the graph's risk and sizing blocks ask for (per combination: they may be `$param`s).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Risk {
+    pub stop_loss_pct: Option<f64>,
+    pub take_profit_pct: Option<f64>,
+    pub trailing_stop_pct: Option<f64>,
+    /// Fraction of cash committed per entry (sizing block), 0 < f ≤ 1.
+    pub fraction: f64,
+}
+
+impl Default for Risk {
+    fn default() -> Self {
+        Risk { stop_loss_pct: None, take_profit_pct: None, trailing_stop_pct: None, fraction: 1.0 }
+    }
+}
+
 /// Everything the simulator needs besides bars and signals.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SimConfig {
@@ -47,11 +63,7 @@ pub struct SimConfig {
     pub fee_rate: f64,
     pub slippage: f64,
     pub fill_policy: FillPolicy,
-    pub stop_loss_pct: Option<f64>,
-    pub take_profit_pct: Option<f64>,
-    pub trailing_stop_pct: Option<f64>,
-    /// Fraction of cash committed per entry (sizing block), 0 < f ≤ 1.
-    pub fraction: f64,
+    pub risk: Risk,
 }
 
 /// One bar's prices.
@@ -150,7 +162,7 @@ impl Simulator {
             Side::Long => self.buy_price(raw),
             Side::Short => self.sell_price(raw),
         };
-        let qty = self.cfg.fraction * self.cash / (fill * (1.0 + self.cfg.fee_rate));
+        let qty = self.cfg.risk.fraction * self.cash / (fill * (1.0 + self.cfg.fee_rate));
         let fee = qty * fill * self.cfg.fee_rate;
         match side {
             Side::Long => self.cash -= qty * fill + fee,
@@ -221,9 +233,9 @@ impl Simulator {
             pct.map(|x| if long == against { base * (1.0 - x / 100.0) } else { base * (1.0 + x / 100.0) })
         };
         // "against" levels sit on the losing side: below the entry for a long, above for a short
-        let sl = level(cfg.stop_loss_pct, p.entry_price, true);
-        let tr = level(cfg.trailing_stop_pct, p.best, true);
-        let tp = level(cfg.take_profit_pct, p.entry_price, false);
+        let sl = level(cfg.risk.stop_loss_pct, p.entry_price, true);
+        let tr = level(cfg.risk.trailing_stop_pct, p.best, true);
+        let tp = level(cfg.risk.take_profit_pct, p.entry_price, false);
         let adverse_hit = |lvl: f64| if long { bar.low <= lvl } else { bar.high >= lvl };
         let favour_hit = |lvl: f64| if long { bar.high >= lvl } else { bar.low <= lvl };
         // of stop-loss and trailing stop, the level reached first from the open wins (higher for a long)
@@ -331,7 +343,7 @@ mod tests {
     use super::*;
 
     fn cfg(policy: FillPolicy) -> SimConfig {
-        SimConfig { initial_capital: 1000.0, fee_rate: 0.0, slippage: 0.0, fill_policy: policy, stop_loss_pct: None, take_profit_pct: None, trailing_stop_pct: None, fraction: 1.0 }
+        SimConfig { initial_capital: 1000.0, fee_rate: 0.0, slippage: 0.0, fill_policy: policy, risk: Risk::default() }
     }
 
     fn bars(ohlc: &[(f64, f64, f64, f64)]) -> Vec<Bar> {
@@ -348,7 +360,7 @@ mod tests {
     #[test]
     fn a_gap_through_the_stop_fills_at_the_open() {
         let mut c = cfg(FillPolicy::NextOpen);
-        c.stop_loss_pct = Some(2.0);
+        c.risk.stop_loss_pct = Some(2.0);
         // entry signal on bar 0 fills at bar 1's open (100); bar 2 opens at 95, below the 98 stop
         let b = bars(&[FLAT, FLAT, (95.0, 96.0, 94.0, 95.5), FLAT]);
         let r = simulate(&c, &b, sig(&[0], &[], &[], &[]));
@@ -361,8 +373,8 @@ mod tests {
     #[test]
     fn stop_loss_and_take_profit_in_one_bar_the_stop_wins() {
         let mut c = cfg(FillPolicy::NextOpen);
-        c.stop_loss_pct = Some(2.0);
-        c.take_profit_pct = Some(2.0);
+        c.risk.stop_loss_pct = Some(2.0);
+        c.risk.take_profit_pct = Some(2.0);
         let b = bars(&[FLAT, FLAT, (100.0, 103.0, 97.0, 100.0), FLAT]);
         let r = simulate(&c, &b, sig(&[0], &[], &[], &[]));
         assert_eq!((r.trades[0].exit_reason, r.trades[0].exit_price), (ExitReason::StopLoss, 98.0));
@@ -371,7 +383,7 @@ mod tests {
     #[test]
     fn stops_are_live_on_the_entry_bar_under_next_open_but_not_under_close() {
         let mut c = cfg(FillPolicy::NextOpen);
-        c.stop_loss_pct = Some(2.0);
+        c.risk.stop_loss_pct = Some(2.0);
         let b = bars(&[FLAT, (100.0, 100.5, 97.0, 99.0), FLAT, FLAT]);
         let r = simulate(&c, &b, sig(&[0], &[], &[], &[]));
         assert_eq!((r.trades[0].exit_reason, r.trades[0].exit_bar), (ExitReason::StopLoss, 1));
@@ -384,7 +396,7 @@ mod tests {
     #[test]
     fn trailing_level_uses_highs_after_the_entry_bar() {
         let mut c = cfg(FillPolicy::NextOpen);
-        c.trailing_stop_pct = Some(10.0);
+        c.risk.trailing_stop_pct = Some(10.0);
         // entry bar 1 (open 100) has high 200: it must not move the level on bar 1 itself
         let b = bars(&[FLAT, (100.0, 200.0, 95.0, 150.0), (150.0, 160.0, 150.0, 155.0), (150.0, 151.0, 100.0, 120.0)]);
         let r = simulate(&c, &b, sig(&[0], &[], &[], &[]));

@@ -25,10 +25,7 @@ use super::sim::{simulate, Bar, BarSignals, SimConfig, Trade};
 pub struct ComboConfig {
     /// Argument index (0-based among the signal arguments) of entry long, entry short, exit long, exit short.
     pub signals: [Option<usize>; 4],
-    pub stop_loss_pct: Option<f64>,
-    pub take_profit_pct: Option<f64>,
-    pub trailing_stop_pct: Option<f64>,
-    pub fraction: f64,
+    pub risk: super::sim::Risk,
 }
 
 /// The config literal of `backtest_run`.
@@ -270,10 +267,7 @@ fn run(config: &RunConfig, cols: &[ArrayRef]) -> Result<RunOutput> {
             fee_rate: config.fee_rate,
             slippage: config.slippage,
             fill_policy: config.fill_policy,
-            stop_loss_pct: c.stop_loss_pct,
-            take_profit_pct: c.take_profit_pct,
-            trailing_stop_pct: c.trailing_stop_pct,
-            fraction: c.fraction,
+            risk: c.risk,
         };
         let get = |k: usize, i: usize| c.signals[k].is_some_and(|s| signals[s][i]);
         let result = simulate(&cfg, &bars, |i| BarSignals { entry_long: get(0, i), entry_short: get(1, i), exit_long: get(2, i), exit_short: get(3, i) });
