@@ -31,7 +31,7 @@ pub struct Cli {
 /// Options every subcommand shares.
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
-    /// Folder for local state: the default lake (`<data dir>/lake`) and, later, the private Postgres.
+    /// Folder for local state: the default lake (`<data dir>/lake`) and the private Postgres (`<data dir>/pg`).
     #[arg(long, global = true, env = "BB_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// Lake location: a folder, file:///abs/path or s3://bucket/prefix (S3 uses the AWS_* environment).
@@ -75,7 +75,7 @@ pub enum Command {
     Token(token::TokenArgs),
     /// Start or stop the private PostgreSQL cluster.
     Postgres(postgres::PostgresArgs),
-    /// Run the main job on embedded defaults: ingest the bundled sample into a local lake and summarise it.
+    /// Run the main job on embedded defaults: sample data into a local lake, a backtest and a sweep, the API over Postgres.
     Demo(demo::DemoArgs),
 }
 
