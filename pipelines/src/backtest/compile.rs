@@ -64,8 +64,19 @@ impl Dag {
     }
 }
 
+/// A `$param` value a combination sets that the block using it cannot take.
+fn out_of_range(graph: &ValidGraph, node: usize, what: &str, value: f64, rule: &str, combo: &BTreeMap<String, f64>) -> crate::Error {
+    crate::Error::Invalid(format!(
+        "combination {}: node '{}' cannot take {what} = {value} ({rule})",
+        serde_json::to_string(combo).unwrap_or_default(),
+        graph.ids[node]
+    ))
+}
+
 /// Compiles `graph` for each combination of `$param` values (one empty map for a plain backtest).
-pub fn compile(graph: &ValidGraph, combos: &[super::params::Combo]) -> Compiled {
+/// A combination whose values break a block's rules (a period TA-Lib refuses, a negative stop,
+/// ...) is an error naming the combination, the node and the value.
+pub fn compile(graph: &ValidGraph, combos: &[super::params::Combo]) -> crate::Result<Compiled> {
     let mut dag = Dag::default();
     let mut signals: Vec<usize> = Vec::new();
     let mut out = Vec::new();
@@ -85,11 +96,22 @@ pub fn compile(graph: &ValidGraph, combos: &[super::params::Combo]) -> Compiled 
                 Block::Constant(p) => dag.add(N::Const(r(p).to_bits())),
                 Block::Indicator { name, params } => {
                     let source = graph.inputs[i].get("source").map(|&s| id[s]);
-                    dag.add(N::Ind { name, params: params.iter().map(|p| r(p).to_bits()).collect(), source })
+                    let vals: Vec<f64> = params.iter().map(r).collect();
+                    if let Err(e) = query::indicators::build(name, &vals) {
+                        return Err(crate::Error::Invalid(format!(
+                            "combination {}: node '{}': {e}",
+                            serde_json::to_string(&values).unwrap_or_default(),
+                            graph.ids[i]
+                        )));
+                    }
+                    dag.add(N::Ind { name, params: vals.iter().map(|v| v.to_bits()).collect(), source })
                 }
                 Block::Math { op: MathOp::Shift, bars } => {
-                    let bars = bars.as_ref().map_or(1.0, r) as u32;
-                    dag.add(N::Lag { src: input("source"), bars })
+                    let b = bars.as_ref().map_or(1.0, r);
+                    if !(1.0..=100_000.0).contains(&b) || b.fract() != 0.0 {
+                        return Err(out_of_range(graph, i, "bars", b, "a whole number from 1 to 100000", &values));
+                    }
+                    dag.add(N::Lag { src: input("source"), bars: b as u32 })
                 }
                 Block::Math { op: op @ (MathOp::Abs | MathOp::Neg), .. } => dag.add(N::Math1 { op: *op, a: input("source") }),
                 Block::Math { op, .. } => dag.add(N::Math2 { op: *op, a: input("left"), b: input("right") }),
@@ -117,10 +139,18 @@ pub fn compile(graph: &ValidGraph, combos: &[super::params::Combo]) -> Compiled 
                     risk.stop_loss_pct = stop_loss_pct.as_ref().map(r);
                     risk.take_profit_pct = take_profit_pct.as_ref().map(r);
                     risk.trailing_stop_pct = trailing_stop_pct.as_ref().map(r);
+                    for (what, v) in [("stop_loss_pct", risk.stop_loss_pct), ("take_profit_pct", risk.take_profit_pct), ("trailing_stop_pct", risk.trailing_stop_pct)] {
+                        if let Some(v) = v.filter(|v| !(v.is_finite() && *v > 0.0)) {
+                            return Err(out_of_range(graph, i, what, v, "a percentage > 0", &values));
+                        }
+                    }
                     usize::MAX
                 }
                 Block::Sizing { fraction: f } => {
                     risk.fraction = r(f);
+                    if !(risk.fraction > 0.0 && risk.fraction <= 1.0) {
+                        return Err(out_of_range(graph, i, "fraction", risk.fraction, "0 < fraction <= 1", &values));
+                    }
                     usize::MAX
                 }
             };
@@ -136,7 +166,7 @@ pub fn compile(graph: &ValidGraph, combos: &[super::params::Combo]) -> Compiled 
         let sig = [0, 1, 2, 3].map(|k| signal_of(&wanted[k], &mut dag, &mut signals));
         out.push(CompiledCombo { values, signals: sig, risk });
     }
-    Compiled { nodes: dag.nodes, signals, combos: out }
+    Ok(Compiled { nodes: dag.nodes, signals, combos: out })
 }
 
 fn order_by_time() -> Vec<datafusion::logical_expr::SortExpr> {

@@ -42,7 +42,7 @@ pub async fn market_candles(ctx: &SessionContext, p: &BacktestParams) -> Result<
 /// Builds the whole backtest as one plan (not yet run).
 pub async fn plan(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, save_equity: bool) -> Result<(DataFrame, Vec<BTreeMap<String, f64>>)> {
     let timeframe = Timeframe::parse(&p.timeframe)?;
-    let compiled = compile(graph, &p.params.combinations());
+    let compiled = compile(graph, &p.params.combinations())?;
     let (df, signals) = compiled.apply(market_candles(ctx, p).await?)?;
     let config = RunConfig {
         initial_capital: p.initial_capital,

@@ -166,3 +166,28 @@ async fn changing_future_candles_does_not_change_the_past() {
         assert_ne!(a.equity[cut..], b.equity[cut..], "{case}: the perturbation must matter after the cut");
     }
 }
+
+#[tokio::test]
+async fn sweep_values_a_block_cannot_take_are_named() {
+    let dir = cases_dir().join("param_sweep_sma");
+    let mut params: BacktestParams = serde_json::from_slice(&std::fs::read(dir.join("params.json")).unwrap()).unwrap();
+    params.params = serde_json::from_value(serde_json::json!([{"fast": 5}, {"fast": 0}])).unwrap();
+    let graph = pipelines::graph::validate(&serde_json::from_slice(&std::fs::read(dir.join("strategy.json")).unwrap()).unwrap()).unwrap();
+    let err = run_backtest(&session(&dir, &params), &graph, &params, false).await.unwrap_err().to_string();
+    assert!(err.contains("\"fast\":0.0") && err.contains("period") && err.contains("node '"), "{err}");
+
+    let sized = serde_json::json!({"version": 1, "nodes": [
+        {"id": "px", "type": "price", "params": {"field": "close"}},
+        {"id": "k", "type": "constant", "params": {"value": 1e9}},
+        {"id": "lt", "type": "compare", "params": {"op": "lt"}},
+        {"id": "buy", "type": "entry", "params": {"side": "long"}},
+        {"id": "size", "type": "sizing", "params": {"fraction": {"$param": "f", "default": 0.5}}},
+        {"id": "risk", "type": "risk", "params": {"stop_loss_pct": {"$param": "sl", "default": 1}}}],
+      "edges": [{"from": "px", "to": "lt", "port": "left"}, {"from": "k", "to": "lt", "port": "right"}, {"from": "lt", "to": "buy", "port": "when"}]});
+    let graph = pipelines::graph::validate(&sized).unwrap();
+    for (combo, want) in [(serde_json::json!([{"f": 1.5}]), "node 'size' cannot take fraction = 1.5"), (serde_json::json!([{"sl": -2}]), "node 'risk' cannot take stop_loss_pct = -2")] {
+        params.params = serde_json::from_value(combo).unwrap();
+        let err = run_backtest(&session(&dir, &params), &graph, &params, false).await.unwrap_err().to_string();
+        assert!(err.contains(want), "{err}");
+    }
+}
