@@ -118,3 +118,24 @@ fn an_unknown_market_is_a_clear_error() {
     assert!(!o.status.success());
     assert!(out.contains("no 1d candles of DOGEUSDT on binance"), "{out}");
 }
+
+#[test]
+fn single_cases_export_the_reference_files_including_an_empty_trade_log() {
+    let dir = tempfile::tempdir().unwrap();
+    for src in ["djienne-3ema-srsi-atr/BTC_USDT-1h.json", "djienne-3ema-srsi-atr/BTC_USDT-1d.json", "djienne-3ema-srsi-atr/SOL_USDT-1h.json"] {
+        let o = bb(dir.path(), &["ingest", shared(src).to_str().unwrap()]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    for case in ["no_trades", "open_at_end", "short_only_sized_stop"] {
+        let fixture = fixtures(case);
+        let out_dir = dir.path().join("out").join(case);
+        let o = bb(
+            dir.path(),
+            &["backtest", "--strategy", fixture.join("strategy.json").to_str().unwrap(), "--params", fixture.join("params.json").to_str().unwrap(), "--output", out_dir.to_str().unwrap(), "--no-store"],
+        );
+        assert!(o.status.success(), "{case}: {}", text(&o));
+        assert_same_results(&out_dir, &fixture);
+    }
+    let empty = std::fs::read_to_string(dir.path().join("out/no_trades/trades.csv")).unwrap();
+    assert_eq!(empty, "side,entry_time,entry_price,exit_time,exit_price,qty,fees,pnl,return_pct,exit_reason\n");
+}
