@@ -12,7 +12,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 
 const COPIES: usize = 8;
 
-fn load() -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+/// open, high, low, close, volume of the file, tiled `COPIES` times.
+fn load() -> [Vec<f64>; 5] {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/filimonov-freqtrade/BTC_USDT-1m.feather");
     let reader = arrow::ipc::reader::FileReader::try_new(std::fs::File::open(path).expect("data file"), None).expect("feather");
     let (mut o, mut h, mut l, mut c, mut v) = (vec![], vec![], vec![], vec![], vec![]);
@@ -26,11 +27,11 @@ fn load() -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
         v.extend(col("volume"));
     }
     let tile = |x: Vec<f64>| x.iter().copied().cycle().take(x.len() * COPIES).collect::<Vec<f64>>();
-    (tile(o), tile(h), tile(l), tile(c), tile(v))
+    [tile(o), tile(h), tile(l), tile(c), tile(v)]
 }
 
 fn main() {
-    let (open, high, low, close, volume) = load();
+    let [open, high, low, close, volume] = load();
     let n = close.len();
     let schema = Arc::new(Schema::new(vec![
         Field::new("t", DataType::Int64, false),

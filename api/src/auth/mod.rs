@@ -97,10 +97,7 @@ impl FromRequestParts<AppState> for AuthUser {
             Some(r) if !r.is_empty() => r.iter().filter(|r| Role::parse(r).is_some()).cloned().collect(),
             _ => vec!["builder".into()],
         };
-        let plan = match claims.app_metadata.plan_tier.as_deref() {
-            Some(p @ ("free" | "premium" | "educator")) => p,
-            _ => "free",
-        };
+        let plan = claims.app_metadata.plan_tier.as_deref().filter(|p| matches!(*p, "free" | "premium" | "educator")).unwrap_or("free");
         let user = users::upsert(&state.pool, id, claims.email.as_deref(), &roles, plan).await?;
         Ok(AuthUser { user })
     }

@@ -25,7 +25,7 @@ pub fn write_combo(dir: &Path, p: &BacktestParams, out: &BacktestOutput, k: usiz
         let _ = writeln!(
             trades,
             "{},{},{},{},{},{},{},{},{},{}",
-            t.side,
+            t.side.as_str(),
             t.entry_time,
             fmt_float(t.entry_price),
             t.exit_time,
@@ -34,7 +34,7 @@ pub fn write_combo(dir: &Path, p: &BacktestParams, out: &BacktestOutput, k: usiz
             fmt_float(t.fees),
             fmt_float(t.pnl),
             fmt_float(t.return_pct),
-            t.exit_reason
+            t.exit_reason.as_str()
         );
     }
     let path = dir.join("trades.csv");

@@ -8,7 +8,9 @@ use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, Fields, Float64Type, Int64Type};
 use datafusion::common::{exec_err, Result};
 
-use super::udaf::{ComboOutput, RunOutput, TradeRow};
+use super::sim::{ExitReason, Trade};
+use super::udaf::{ComboOutput, RunOutput};
+use crate::graph::Side;
 
 /// The metric names in the spec's order (the fields of the `metrics` struct).
 pub const METRICS: [&str; 18] = [
@@ -86,9 +88,9 @@ fn list(values: ArrayRef, lengths: impl IntoIterator<Item = usize>) -> ArrayRef 
 
 /// Builds the one-row struct array holding `out` (column-wise, no per-row builders).
 pub fn to_array(out: &RunOutput) -> Result<StructArray> {
-    let trades: Vec<&TradeRow> = out.combos.iter().flat_map(|c| &c.trades).collect();
-    let f = |g: fn(&TradeRow) -> f64| -> ArrayRef { Arc::new(Float64Array::from_iter_values(trades.iter().map(|t| g(t)))) };
-    let i = |g: fn(&TradeRow) -> i64| -> ArrayRef { Arc::new(Int64Array::from_iter_values(trades.iter().map(|t| g(t)))) };
+    let trades: Vec<&Trade> = out.combos.iter().flat_map(|c| &c.trades).collect();
+    let f = |g: fn(&Trade) -> f64| -> ArrayRef { Arc::new(Float64Array::from_iter_values(trades.iter().map(|t| g(t)))) };
+    let i = |g: fn(&Trade) -> i64| -> ArrayRef { Arc::new(Int64Array::from_iter_values(trades.iter().map(|t| g(t)))) };
     let trade_struct = StructArray::try_new(
         trade_fields(),
         vec![
@@ -159,8 +161,13 @@ pub fn from_array(array: &dyn Array, row: usize) -> Result<RunOutput> {
         );
         let (side, et, ep, xt, xp, qty, fees, pnl, ret, reason, eb, xb) = (sc(0), ic(1), fc(2), ic(3), fc(4), fc(5), fc(6), fc(7), fc(8), sc(9), ic(10), ic(11));
         let rows = (0..t.len())
-            .map(|r| TradeRow {
-                side: side.value(r).to_string(),
+            .map(|r| -> Result<Trade> {
+                let (s, x) = (side.value(r), reason.value(r));
+                let (Some(side), Some(exit_reason)) = (Side::parse(s), ExitReason::parse(x)) else {
+                    return exec_err!("backtest_run result: unknown side '{s}' or exit reason '{x}'");
+                };
+                Ok(Trade {
+                side,
                 entry_time: et.value(r),
                 entry_price: ep.value(r),
                 exit_time: xt.value(r),
@@ -169,11 +176,12 @@ pub fn from_array(array: &dyn Array, row: usize) -> Result<RunOutput> {
                 fees: fees.value(r),
                 pnl: pnl.value(r),
                 return_pct: ret.value(r),
-                exit_reason: reason.value(r).to_string(),
+                exit_reason,
                 entry_bar: eb.value(r) as usize,
                 exit_bar: xb.value(r) as usize,
             })
-            .collect();
+            })
+            .collect::<Result<Vec<_>>>()?;
         out.push(ComboOutput {
             metrics: serde_json::from_value(serde_json::Value::Object(m)).or_else(|e| exec_err!("metrics: {e}"))?,
             trades: rows,

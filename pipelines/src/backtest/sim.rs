@@ -28,6 +28,13 @@ pub enum ExitReason {
 }
 
 impl ExitReason {
+    pub const ALL: [ExitReason; 6] =
+        [ExitReason::Signal, ExitReason::StopLoss, ExitReason::TakeProfit, ExitReason::TrailingStop, ExitReason::Reversal, ExitReason::EndOfData];
+
+    pub fn parse(s: &str) -> Option<ExitReason> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ExitReason::Signal => "signal",
@@ -85,8 +92,8 @@ pub struct BarSignals {
     pub exit_short: bool,
 }
 
-/// A closed trade.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A closed trade (`entry_time`/`exit_time`: open time of the fill's bar, epoch ms).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Trade {
     pub side: Side,
     pub entry_time: i64,

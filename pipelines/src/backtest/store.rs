@@ -75,14 +75,14 @@ fn chrono_now_us() -> i64 {
 
 /// The trades of a run.
 pub fn trades_batch(run_id: &str, out: &BacktestOutput) -> Result<RecordBatch> {
-    let rows: Vec<(usize, usize, &super::udaf::TradeRow)> =
+    let rows: Vec<(usize, usize, &super::Trade)> =
         out.run.combos.iter().enumerate().flat_map(|(k, c)| c.trades.iter().enumerate().map(move |(i, t)| (k, i, t))).collect();
     let n = rows.len();
     let columns: Vec<ArrayRef> = vec![
         strs(vec![run_id.to_string(); n]),
         i64s(rows.iter().map(|r| r.0 as i64).collect()),
         i64s(rows.iter().map(|r| r.1 as i64 + 1).collect()),
-        strs(rows.iter().map(|r| r.2.side.clone()).collect()),
+        strs(rows.iter().map(|r| r.2.side.as_str().to_string()).collect()),
         utc(rows.iter().map(|r| r.2.entry_time * 1_000).collect()),
         f64s(rows.iter().map(|r| r.2.entry_price).collect()),
         utc(rows.iter().map(|r| r.2.exit_time * 1_000).collect()),
@@ -91,7 +91,7 @@ pub fn trades_batch(run_id: &str, out: &BacktestOutput) -> Result<RecordBatch> {
         f64s(rows.iter().map(|r| r.2.fees).collect()),
         f64s(rows.iter().map(|r| r.2.pnl).collect()),
         f64s(rows.iter().map(|r| r.2.return_pct).collect()),
-        strs(rows.iter().map(|r| r.2.exit_reason.clone()).collect()),
+        strs(rows.iter().map(|r| r.2.exit_reason.as_str().to_string()).collect()),
         i64s(rows.iter().map(|r| (r.2.exit_bar - r.2.entry_bar + 1) as i64).collect()),
     ];
     Ok(RecordBatch::try_new(LakeTable::BacktestTrades.schema(), columns)?)

@@ -45,48 +45,9 @@ pub struct RunConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ComboOutput {
     pub metrics: Metrics,
-    pub trades: Vec<TradeRow>,
+    pub trades: Vec<Trade>,
     /// Equity after each bar; empty unless `save_equity`.
     pub equity: Vec<f64>,
-}
-
-/// A trade as it leaves the plan.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TradeRow {
-    pub side: String,
-    pub entry_time: i64,
-    pub entry_price: f64,
-    pub exit_time: i64,
-    pub exit_price: f64,
-    pub qty: f64,
-    pub fees: f64,
-    pub pnl: f64,
-    pub return_pct: f64,
-    pub exit_reason: String,
-    pub entry_bar: usize,
-    pub exit_bar: usize,
-}
-
-impl From<&Trade> for TradeRow {
-    fn from(t: &Trade) -> Self {
-        TradeRow {
-            side: match t.side {
-                crate::graph::Side::Long => "long".into(),
-                crate::graph::Side::Short => "short".into(),
-            },
-            entry_time: t.entry_time,
-            entry_price: t.entry_price,
-            exit_time: t.exit_time,
-            exit_price: t.exit_price,
-            qty: t.qty,
-            fees: t.fees,
-            pnl: t.pnl,
-            return_pct: t.return_pct,
-            exit_reason: t.exit_reason.as_str().into(),
-            entry_bar: t.entry_bar,
-            exit_bar: t.exit_bar,
-        }
-    }
 }
 
 /// What `backtest_run` returns.
@@ -274,7 +235,7 @@ fn run(config: &RunConfig, cols: &[ArrayRef]) -> Result<RunOutput> {
         let metrics = metrics::compute(&result, config.initial_capital, first_open, last_close, config.timeframe_seconds);
         ComboOutput {
             metrics,
-            trades: result.trades.iter().map(TradeRow::from).collect(),
+            trades: result.trades,
             equity: if config.save_equity { result.equity } else { Vec::new() },
         }
     };

@@ -118,6 +118,23 @@ pub enum Side {
     Short,
 }
 
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Long => "long",
+            Side::Short => "short",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Side> {
+        match s {
+            "long" => Some(Side::Long),
+            "short" => Some(Side::Short),
+            _ => None,
+        }
+    }
+}
+
 /// A validated block with its parameters typed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {

@@ -51,7 +51,7 @@ fn compare(case: &str, dir: &Path, got: &ComboOutput, open_times: &[i64], tf_ms:
         errors.push(format!("{case}: {} trades, expected {}", got.trades.len(), want.len()));
     }
     for (k, (g, w)) in got.trades.iter().zip(&want).enumerate() {
-        let same = g.side == w[0] && g.entry_time.to_string() == w[1] && g.exit_time.to_string() == w[3] && g.exit_reason == w[9];
+        let same = g.side.as_str() == w[0] && g.entry_time.to_string() == w[1] && g.exit_time.to_string() == w[3] && g.exit_reason.as_str() == w[9];
         let nums = [(g.entry_price, &w[2]), (g.exit_price, &w[4]), (g.qty, &w[5]), (g.fees, &w[6]), (g.pnl, &w[7]), (g.return_pct, &w[8])];
         let nums_ok = nums.iter().all(|(a, b)| close(*a, b.parse().unwrap()));
         if !same || !nums_ok {
@@ -158,7 +158,7 @@ async fn changing_future_candles_does_not_change_the_past() {
         let (a, b) = (&base.run.combos[0], &changed.run.combos[0]);
         // bars before the cut: same equity; trades that ended before it: identical
         assert_eq!(a.equity[..cut], b.equity[..cut], "{case}: equity before bar {cut} changed");
-        let done = |t: &&pipelines::backtest::udaf::TradeRow| t.exit_bar < cut;
+        let done = |t: &&pipelines::backtest::Trade| t.exit_bar < cut;
         let before_a: Vec<_> = a.trades.iter().filter(done).collect();
         let before_b: Vec<_> = b.trades.iter().filter(done).collect();
         assert!(!before_a.is_empty(), "{case}: the test needs trades before the cut");
