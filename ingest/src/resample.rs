@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
 use datafusion::prelude::{col, lit, SessionContext};
+use datafusion::scalar::ScalarValue;
 use lake::{Lake, LakeTable, Timeframe};
 
 use crate::aggregate;
@@ -23,19 +24,25 @@ pub struct ResampleReport {
     pub elapsed: Duration,
 }
 
-/// Reads every candle of `market` from the lake, sorted by time.
-pub async fn read_market(lake: &Lake, market: &Market) -> Result<Vec<RawCandle>> {
+/// Reads the candles of `market` from the lake, sorted by time: all of them, or those with an
+/// open time in `span` (µs, both ends included).
+pub async fn read_market(lake: &Lake, market: &Market, span: Option<(i64, i64)>) -> Result<Vec<RawCandle>> {
     let ctx = SessionContext::new();
-    lake.register(&ctx, LakeTable::Candles).await?;
+    if lake.register(&ctx, LakeTable::Candles).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    let mut filter = col("exchange")
+        .eq(lit(market.exchange.as_str()))
+        .and(col("symbol").eq(lit(market.symbol.as_str())))
+        .and(col("timeframe").eq(lit(market.timeframe.to_string())));
+    if let Some((from, to)) = span {
+        let ts = |us: i64| lit(ScalarValue::TimestampMicrosecond(Some(us), Some("UTC".into())));
+        filter = filter.and(col("open_time").gt_eq(ts(from))).and(col("open_time").lt_eq(ts(to)));
+    }
     let df = ctx
         .table("candles")
         .await?
-        .filter(
-            col("exchange")
-                .eq(lit(market.exchange.as_str()))
-                .and(col("symbol").eq(lit(market.symbol.as_str())))
-                .and(col("timeframe").eq(lit(market.timeframe.to_string()))),
-        )?
+        .filter(filter)?
         .select_columns(&["open_time", "open", "high", "low", "close", "volume", "trade_count", "quote_volume"])?
         .sort(vec![col("open_time").sort(true, false)])?;
     let mut out = Vec::new();
@@ -71,7 +78,7 @@ pub async fn resample_market(lake: &Lake, source: &Market, target: Timeframe) ->
             source.timeframe
         )));
     }
-    let rows = read_market(lake, source).await?;
+    let rows = read_market(lake, source, None).await?;
     if rows.is_empty() {
         return Err(Error::Argument(format!(
             "no {} candles of {} on {} in the lake to resample",

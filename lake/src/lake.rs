@@ -32,6 +32,15 @@ pub struct TableInfo {
     pub partitions: BTreeMap<String, u64>,
 }
 
+/// The provider of a loaded table at its latest version, or at `version`. (On a loaded table,
+/// `table_provider().with_table_version(v)` would be ignored: the builder must start from the log store.)
+async fn provider_of(t: &DeltaTable, version: Option<u64>) -> Result<Arc<dyn TableProvider>> {
+    Ok(match version {
+        None => t.table_provider().await?,
+        Some(v) => TableProviderBuilder::default().with_log_store(t.log_store()).with_table_version(v).await?,
+    })
+}
+
 impl Lake {
     /// Opens the lake described by `config` (nothing is created until a table is first written).
     pub fn new(config: LakeConfig) -> Result<Self> {
@@ -102,11 +111,7 @@ impl Lake {
     /// A DataFusion provider for `table` at its latest version, or at `version` (time travel).
     pub async fn provider(&self, table: LakeTable, version: Option<u64>) -> Result<Arc<dyn TableProvider>> {
         let t = self.open_existing(table).await?.ok_or_else(|| Error::TableNotFound(table.name().into()))?;
-        let provider = match version {
-            None => t.table_provider().await?,
-            Some(v) => TableProviderBuilder::default().with_log_store(t.log_store()).with_table_version(v).await?,
-        };
-        Ok(provider)
+        provider_of(&t, version).await
     }
 
     /// Registers `table` in `ctx` under its name: the Delta table if it exists, an empty table of
@@ -126,12 +131,7 @@ impl Lake {
         match self.open_existing(table).await? {
             Some(t) => {
                 t.update_datafusion_session(&ctx.state())?;
-                let provider = match version {
-                    None => t.table_provider().await?,
-                    Some(v) => {
-                        TableProviderBuilder::default().with_log_store(t.log_store()).with_table_version(v).await?
-                    }
-                };
+                let provider = provider_of(&t, version).await?;
                 ctx.deregister_table(name)?;
                 ctx.register_table(name, provider)?;
                 Ok(Some(version.or(t.version()).unwrap_or_default()))
