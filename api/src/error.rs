@@ -25,6 +25,9 @@ pub enum ApiError {
     /// Input that parsed but breaks a rule (e.g. a strategy graph with issues); `details` says what.
     #[error("{message}")]
     Validation { message: String, details: Value },
+    /// The plan's quota for a metric is used up in this window (403 `quota_exceeded`).
+    #[error("{message}")]
+    QuotaExceeded { message: String, details: Value },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -39,6 +42,7 @@ impl ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::QuotaExceeded { .. } => StatusCode::FORBIDDEN,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -52,6 +56,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Validation { .. } => "validation_failed",
+            ApiError::QuotaExceeded { .. } => "quota_exceeded",
             ApiError::Internal(_) => "internal_error",
         }
     }
@@ -89,7 +94,7 @@ impl IntoResponse for ApiError {
             tracing::error!(request_id = %request_id, error = ?e, "internal error");
         }
         let details = match &self {
-            ApiError::Validation { details, .. } => details.clone(),
+            ApiError::Validation { details, .. } | ApiError::QuotaExceeded { details, .. } => details.clone(),
             _ => Value::Null,
         };
         let body = json!({"error": {

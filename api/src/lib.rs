@@ -1,6 +1,6 @@
-//! The API crate: the axum REST API under `/api/v1` (auth, strategies, versions, ...), its
-//! Postgres access, the private Postgres cluster used when no `DATABASE_URL` is set, and the `bb`
-//! binary's subcommands. `bb --help` lists them.
+//! The API crate: the axum REST API under `/api/v1` (auth, strategies, versions, backtest runs,
+//! quotas, notifications, ...), its Postgres access and job queue worker, the private Postgres
+//! cluster used when no `DATABASE_URL` is set, and the `bb` binary's subcommands. `bb --help` lists them.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -15,6 +15,9 @@ pub mod cli;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod events;
 pub mod http;
+pub mod jobs;
 pub mod pg;
 pub mod routes;
+pub mod svg;

@@ -40,3 +40,20 @@ impl Lake {
         Ok(t.version())
     }
 }
+
+impl Lake {
+    /// Replaces every row of `table` whose `column` equals `value` with `batches`, in one commit
+    /// (Delta's `replaceWhere`). Writing the same rows again leaves one copy, so a retried job that
+    /// stores a run's results twice does not duplicate them. Returns the new version.
+    pub async fn replace_where_eq(&self, table: LakeTable, column: &str, value: &str, batches: Vec<RecordBatch>) -> Result<Option<u64>> {
+        check_schema(table, &batches)?;
+        let t = self.open(table).await?;
+        let t = t
+            .write(batches)
+            .with_save_mode(SaveMode::Overwrite)
+            .with_replace_where(datafusion::prelude::col(column).eq(datafusion::prelude::lit(value)))
+            .with_partition_columns(table.partition_columns().iter().copied())
+            .await?;
+        Ok(t.version())
+    }
+}

@@ -1,6 +1,7 @@
 //! `bb demo`: the main job on embedded defaults — ingest the bundled sample into the local lake,
-//! summarise it, backtest the bundled SMA-crossover strategy (once, then as a small sweep), and
-//! store the strategy through the REST API over Postgres (a private cluster without DATABASE_URL).
+//! summarise it, backtest the bundled SMA-crossover strategy (once, then as a small sweep), then
+//! serve the REST API over Postgres (a private cluster without DATABASE_URL) with a job worker and
+//! store the strategy and run a backtest through it.
 
 use std::process::ExitCode;
 
@@ -57,7 +58,7 @@ pub async fn run(global: &GlobalArgs, args: DemoArgs) -> anyhow::Result<ExitCode
     println!("\ncandles in the lake:");
     output::write(&mut std::io::stdout().lock(), &summary, OutputFormat::Table)?;
     backtests(&lake).await?;
-    api(global, args.database_url.as_deref()).await?;
+    api(global, &lake, args.database_url.as_deref()).await?;
     println!("\ntry: bb sql \"SELECT * FROM candles WHERE symbol = 'BTCUSDT' AND timeframe = '1h' ORDER BY open_time DESC LIMIT 5\"");
     println!("     bb sql \"SELECT run_id, combo, params, total_return_pct, sharpe, trades FROM backtest_metrics ORDER BY created_at DESC\"");
     Ok(ExitCode::SUCCESS)
@@ -96,44 +97,97 @@ async fn backtests(lake: &lake::Lake) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Migrates Postgres and stores the demo strategy through the REST API (in-process), as the web app would.
-async fn api(global: &GlobalArgs, database_url: Option<&str>) -> anyhow::Result<()> {
-    use std::sync::Arc;
+/// Serves the REST API on a free local port with an embedded job worker, then does what the web
+/// app does: stores the demo strategy (`POST /strategies`), submits a backtest of it (`POST
+/// /backtests`), waits for the worker to finish it and prints the metrics the API returns.
+async fn api(global: &GlobalArgs, lake: &lake::Lake, database_url: Option<&str>) -> anyhow::Result<()> {
+    use std::time::Duration;
 
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
     use secrecy::SecretString;
-    use tower::ServiceExt;
+    use serde_json::{json, Value};
 
     use crate::auth::jwt::{claims_for, sign_hs256, user_id_for_email, Verifier};
+    use crate::jobs::{Worker, WorkerConfig};
 
     let (url, cluster) = super::db::database(&global.data_dir, database_url)?;
     let pool = crate::db::connect(&url).await?;
     let applied = crate::db::migrate(&pool).await?;
     // a one-off secret: the demo signs its own token, as `bb token` does with BB_JWT_SECRET
     let secret = SecretString::from(uuid::Uuid::new_v4().to_string());
-    let verifier = Verifier::new(Some(secret.clone()), None);
-    let app = crate::http::router(crate::http::AppState { pool: pool.clone(), verifier: Arc::new(verifier) }, &crate::config::ApiConfig::default());
+    let state = crate::http::AppState::new(pool.clone(), Verifier::new(Some(secret.clone()), None), lake.clone()).await?;
+    let app = crate::http::router(state.clone(), &crate::config::ApiConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}/api/v1", listener.local_addr()?);
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let worker = Worker { pool: pool.clone(), lake: state.lake.clone(), config: WorkerConfig { poll: Duration::from_millis(200), ..WorkerConfig::default() } };
+    let worker = tokio::spawn(worker.run(async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    }));
+
     let email = "demo@blockbuilders.local";
-    let claims = claims_for(&user_id_for_email(email).to_string(), Some(email), &["builder"], Some("free"), std::time::Duration::from_secs(300));
+    let claims = claims_for(&user_id_for_email(email).to_string(), Some(email), &["builder"], Some("premium"), Duration::from_secs(600));
     let token = sign_hs256(&secret, &claims)?;
-    let body = serde_json::json!({"title": "SMA cross (demo)", "visibility": "public", "tags": ["demo", "sma"], "graphJson": serde_json::from_str::<serde_json::Value>(STRATEGY)?});
-    let req = Request::post("/api/v1/strategies")
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))?;
-    let res = app.oneshot(req).await?;
-    let status = res.status();
-    let bytes = axum::body::to_bytes(res.into_body(), 1 << 20).await?;
-    anyhow::ensure!(status == StatusCode::CREATED, "POST /api/v1/strategies answered {status}: {}", String::from_utf8_lossy(&bytes));
-    let created: serde_json::Value = serde_json::from_slice(&bytes)?;
+    let http = reqwest::Client::new();
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let mut req = http.request(method, format!("{base}{path}")).bearer_auth(&token);
+        if let Some(b) = body {
+            req = req.header("content-type", "application/json").body(b.to_string());
+        }
+        async move {
+            let res = req.send().await?;
+            let status = res.status();
+            let body: Value = serde_json::from_slice(&res.bytes().await?).unwrap_or(Value::Null);
+            anyhow::Ok((status, body))
+        }
+    };
+    let body = json!({"title": "SMA cross (demo)", "visibility": "public", "tags": ["demo", "sma"], "graphJson": serde_json::from_str::<Value>(STRATEGY)?});
+    let (status, created) = call(reqwest::Method::POST, "/strategies", Some(body)).await?;
+    anyhow::ensure!(status == reqwest::StatusCode::CREATED, "POST /strategies answered {status}: {created}");
+    println!("\nAPI on {base} over Postgres ({applied} migration(s) applied), with an embedded job worker:");
+    println!("  POST /strategies → 201, strategy {} (slug {})", created["id"].as_str().unwrap_or_default(), created["slug"].as_str().unwrap_or_default());
+    let (_, versions) = call(reqwest::Method::GET, &format!("/strategies/{}/versions", created["id"].as_str().unwrap_or_default()), None).await?;
+    let version_id = versions["items"][0]["id"].as_str().unwrap_or_default().to_string();
+    let request = json!({"strategyVersionId": version_id, "exchange": "binance", "symbol": "ETHUSDT", "timeframe": "1h",
+        "from": "2022-03-17T03:00:00Z", "to": "2022-07-20T03:00:00Z", "initialCapital": 10000, "feeRate": 0.001,
+        "params": {"fast": [5, 10], "slow": [30, 50]}});
+    let (status, run) = call(reqwest::Method::POST, "/backtests", Some(request)).await?;
+    anyhow::ensure!(status == reqwest::StatusCode::ACCEPTED, "POST /backtests answered {status}: {run}");
+    let id = run["id"].as_str().unwrap_or_default().to_string();
+    println!("  POST /backtests (ETHUSDT 1h, fast × slow sweep) → 202, run {id} {}", run["status"]);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let run = loop {
+        let (_, run) = call(reqwest::Method::GET, &format!("/backtests/{id}"), None).await?;
+        if matches!(run["status"].as_str(), Some("succeeded" | "failed")) || std::time::Instant::now() > deadline {
+            break run;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    anyhow::ensure!(run["status"] == "succeeded", "the backtest did not succeed: {run}");
+    let m = &run["metrics"];
+    let best = &run["comboMetrics"][run["bestCombo"].as_u64().unwrap_or(0) as usize]["params"];
     println!(
-        "\nAPI over Postgres ({applied} migration(s) applied): POST /api/v1/strategies → 201, strategy {} (slug {}, version {})",
-        created["id"].as_str().unwrap_or_default(),
-        created["slug"].as_str().unwrap_or_default(),
-        created["latestVersion"]
+        "  GET /backtests/{id} → succeeded ({} combinations; best by sharpe: fast {} slow {}):",
+        run["combinations"],
+        pipelines::backtest::fmt_number(best["fast"].as_f64().unwrap_or(f64::NAN)),
+        pipelines::backtest::fmt_number(best["slow"].as_f64().unwrap_or(f64::NAN))
     );
+    println!(
+        "    total return {:.2} %, sharpe {:.3}, max drawdown {:.2} %, {} trades, win rate {:.1} %",
+        m["totalReturnPct"].as_f64().unwrap_or(f64::NAN),
+        m["sharpe"].as_f64().unwrap_or(f64::NAN),
+        m["maxDrawdownPct"].as_f64().unwrap_or(f64::NAN),
+        m["trades"],
+        m["winRatePct"].as_f64().unwrap_or(f64::NAN)
+    );
+    let flags: Vec<&str> = run["anomalies"].as_array().map(|a| a.iter().filter_map(|f| f["code"].as_str()).collect()).unwrap_or_default();
+    println!("    anomaly flags: {}", if flags.is_empty() { "none".to_string() } else { flags.join(", ") });
+    let (_, unread) = call(reqwest::Method::GET, "/notifications/unread-count", None).await?;
+    println!("  GET /notifications/unread-count → {}", unread["unread"]);
     println!("  serve it: BB_JWT_SECRET=... bb serve   (then: curl -H \"Authorization: Bearer $(bb token --email you@example.com)\" localhost:8000/api/v1/me)");
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    server.abort();
     pool.close().await;
     drop(cluster);
     Ok(())

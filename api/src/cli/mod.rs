@@ -12,6 +12,7 @@ mod resample;
 mod serve;
 mod sql;
 mod token;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -67,15 +68,17 @@ pub enum Command {
     Backtest(backtest::BacktestArgs),
     /// Run SQL over the lake tables and print the result (table, csv or json).
     Sql(sql::SqlArgs),
-    /// Serve the REST API (/api/v1), migrating Postgres first; a private cluster when DATABASE_URL is unset.
+    /// Serve the REST API (/api/v1) with an embedded job worker, migrating Postgres first; a private cluster when DATABASE_URL is unset.
     Serve(serve::ServeArgs),
+    /// Run queued jobs (backtests) from the Postgres queue; start as many as you like.
+    Worker(worker::WorkerCmd),
     /// Apply pending Postgres migrations.
     Migrate(migrate::MigrateArgs),
     /// Sign an API token with BB_JWT_SECRET (prints only the token).
     Token(token::TokenArgs),
     /// Start or stop the private PostgreSQL cluster.
     Postgres(postgres::PostgresArgs),
-    /// Run the main job on embedded defaults: sample data into a local lake, a backtest and a sweep, the API over Postgres.
+    /// Run the main job on embedded defaults: sample data into a local lake, a backtest and a sweep, then a backtest through the API, its queue and worker.
     Demo(demo::DemoArgs),
 }
 
@@ -90,6 +93,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => demo::run(&cli.global, args).await,
         Command::Serve(args) => serve::run(&cli.global, args).await,
         Command::Migrate(args) => migrate::run(&cli.global, args).await,
+        Command::Worker(args) => worker::run(&cli.global, args).await,
         Command::Token(args) => token::run(args).await,
         Command::Postgres(args) => postgres::run(&cli.global, args).await,
     }

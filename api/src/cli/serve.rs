@@ -1,8 +1,8 @@
-//! `bb serve`: the REST API on `--addr`, migrating the database first unless told not to.
+//! `bb serve`: the REST API on `--addr` with an embedded job worker (unless `--no-worker`),
+//! migrating the database first unless told not to.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::Args;
 use secrecy::SecretString;
@@ -11,6 +11,7 @@ use super::GlobalArgs;
 use crate::auth::jwt::Verifier;
 use crate::config::ApiConfig;
 use crate::http::{router, AppState};
+use crate::jobs::Worker;
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
@@ -35,6 +36,11 @@ pub struct ServeArgs {
     /// Largest request body, bytes.
     #[arg(long, env = "BB_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
+    /// Do not run jobs in this process (run `bb worker` processes instead).
+    #[arg(long)]
+    pub no_worker: bool,
+    #[command(flatten)]
+    pub worker: super::worker::WorkerArgs,
 }
 
 impl ServeArgs {
@@ -63,15 +69,33 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
             eprintln!("applied {n} migration(s)");
         }
     }
-    let app = router(AppState { pool, verifier: Arc::new(verifier) }, &config);
+    let worker_config = args.worker.config()?;
+    let lake = global.open_lake()?;
+    let state = AppState::new(pool.clone(), verifier, lake).await?;
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = (!args.no_worker).then(|| {
+        let w = Worker { pool: pool.clone(), lake: state.lake.clone(), config: worker_config };
+        eprintln!("embedded worker {} takes backtest jobs (--no-worker to leave them to bb worker)", w.config.id);
+        let mut stop = stop_rx.clone();
+        tokio::spawn(w.run(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }))
+    });
+    let app = router(state, &config);
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     eprintln!("serving http://{}/api/v1 (OpenAPI at /api/v1/openapi.json)", listener.local_addr()?);
     axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    let _ = stop_tx.send(true);
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
+    pool.close().await;
     drop(cluster);
     Ok(ExitCode::SUCCESS)
 }
 
-async fn shutdown() {
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -1,5 +1,9 @@
 //! Postgres access: the pool, migrations, and one module of plain query functions per resource.
 
+pub mod backtests;
+pub mod jobs;
+pub mod notifications;
+pub mod quotas;
 pub mod strategies;
 pub mod users;
 

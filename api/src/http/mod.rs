@@ -15,6 +15,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::auth::jwt::Verifier;
 use crate::config::ApiConfig;
+use crate::events::Events;
 use crate::routes;
 
 /// What every handler can reach.
@@ -22,6 +23,20 @@ use crate::routes;
 pub struct AppState {
     pub pool: PgPool,
     pub verifier: Arc<Verifier>,
+    /// Where candles are read and backtest results stored.
+    pub lake: Arc<lake::Lake>,
+    /// Run and notification changes, for Server-Sent Events.
+    pub events: Events,
+    /// Attempts a backtest job gets before it is dead-lettered.
+    pub job_attempts: i32,
+}
+
+impl AppState {
+    /// State over `pool` and `lake`, listening for change events until the pool is closed.
+    pub async fn new(pool: PgPool, verifier: Verifier, lake: lake::Lake) -> anyhow::Result<Self> {
+        let events = Events::start(&pool).await?;
+        Ok(AppState { pool, verifier: Arc::new(verifier), lake: Arc::new(lake), events, job_attempts: 3 })
+    }
 }
 
 /// The `/api/v1` application.
@@ -30,6 +45,9 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         .merge(routes::health::router())
         .merge(routes::me::router())
         .merge(routes::strategies::router())
+        .merge(routes::backtests::router())
+        .merge(routes::notifications::router())
+        .merge(routes::usage::router())
         .merge(openapi::router());
     let origins: Vec<HeaderValue> = config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     let cors = CorsLayer::new()

@@ -6,7 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::http::AppState;
-use crate::routes::{health, me, strategies};
+use crate::routes::{backtests, health, me, notifications, strategies, usage};
 
 struct BearerAuth;
 
@@ -33,9 +33,25 @@ impl Modify for BearerAuth {
         strategies::list_versions,
         strategies::fetch_version,
         strategies::validate,
+        backtests::create,
+        backtests::list,
+        backtests::fetch,
+        backtests::trades,
+        backtests::equity,
+        backtests::equity_svg,
+        backtests::compare,
+        backtests::events,
+        usage::plan_usage,
+        notifications::list,
+        notifications::unread_count,
+        notifications::read,
+        notifications::read_all,
+        notifications::stream,
     ),
     components(schemas(crate::db::users::User, crate::db::strategies::Strategy, crate::db::strategies::Version,
-        strategies::CreateStrategy, strategies::UpdateStrategy, strategies::CreateVersion)),
+        strategies::CreateStrategy, strategies::UpdateStrategy, strategies::CreateVersion,
+        crate::db::backtests::Run, backtests::CreateBacktest, backtests::TradeRow, backtests::EquityPoint, backtests::Comparison,
+        crate::db::quotas::Usage, usage::PlanUsage, crate::db::notifications::Notification)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

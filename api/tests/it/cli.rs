@@ -10,7 +10,7 @@ fn help_lists_every_subcommand_with_its_purpose() {
     let o = bb(dir.path(), &["--help"]);
     assert!(o.status.success());
     let help = text(&o);
-    for cmd in ["ingest", "resample", "lake", "sql", "demo"] {
+    for cmd in ["ingest", "resample", "lake", "sql", "serve", "worker", "demo"] {
         assert!(help.lines().any(|l| l.trim_start().starts_with(cmd) && l.len() > cmd.len() + 10), "{cmd} in:\n{help}");
     }
 }
@@ -78,6 +78,10 @@ fn demo_ingests_the_bundled_sample() {
     assert!(dir.path().join("data/lake/candles/_delta_log").is_dir());
     assert!(out.contains("backtest of sample/sma_cross.json"), "{out}");
     assert!(out.contains("sweep fast × slow (9 combinations)"), "{out}");
+    // it ends with a backtest submitted through the API, run by the worker, its metrics printed
+    assert!(out.contains("POST /backtests (ETHUSDT 1h, fast × slow sweep) → 202"), "{out}");
+    let done = out.lines().skip_while(|l| !l.contains("→ succeeded (4 combinations")).nth(1).unwrap_or_else(|| panic!("{out}"));
+    assert!(done.trim_start().starts_with("total return ") && done.contains("sharpe") && done.contains("trades"), "{out}");
     // running it again is idempotent
     let again = text(&bb(dir.path(), &["demo"]));
     assert!(again.contains("ingested BTC_USDT-1h.json.gz: 3000 rows, 0 new, 3000 already present"), "{again}");

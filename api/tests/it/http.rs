@@ -15,11 +15,24 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use tower::ServiceExt;
 
-const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+pub const SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
 
-pub fn app(pool: PgPool) -> Router {
+/// A lake folder for tests that do not read it (left in the system's temp folder, empty).
+pub fn scratch_lake() -> lake::Lake {
+    lake::Lake::new(lake::LakeConfig::new(std::env::temp_dir().join("bb-api-tests-lake").display().to_string())).unwrap()
+}
+
+pub async fn state(pool: PgPool, verifier: Verifier, lake: lake::Lake) -> AppState {
+    AppState::new(pool, verifier, lake).await.unwrap()
+}
+
+pub async fn app(pool: PgPool) -> Router {
+    app_with_lake(pool, scratch_lake()).await
+}
+
+pub async fn app_with_lake(pool: PgPool, lake: lake::Lake) -> Router {
     let config = ApiConfig { body_limit: 64 * 1024, ..ApiConfig::default() };
-    router(AppState { pool, verifier: Arc::new(Verifier::new(Some(SecretString::from(SECRET)), None)) }, &config)
+    router(state(pool, Verifier::new(Some(SecretString::from(SECRET)), None), lake).await, &config)
 }
 
 pub fn token(email: &str, role: &str, plan: Option<&str>) -> String {
@@ -72,7 +85,7 @@ async fn create(app: &Router, tok: &str, title: &str, visibility: &str) -> Value
 
 #[sqlx::test(migrator = "api::db::MIGRATOR")]
 async fn health_ready_and_request_ids(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let r = call(&app, Method::GET, "/api/v1/health", None, None).await;
     assert_eq!((r.status, r.body["status"].as_str()), (StatusCode::OK, Some("ok")));
     assert!(!r.headers["x-request-id"].is_empty(), "generated");
@@ -87,7 +100,7 @@ async fn health_ready_and_request_ids(pool: PgPool) {
 
 #[sqlx::test(migrator = "api::db::MIGRATOR")]
 async fn me_creates_the_user_once_with_roles_and_plan(pool: PgPool) {
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let t = token("ada@example.com", "educator", Some("premium"));
     let r = call(&app, Method::GET, "/api/v1/me", Some(&t), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
@@ -106,7 +119,7 @@ async fn me_creates_the_user_once_with_roles_and_plan(pool: PgPool) {
 #[sqlx::test(migrator = "api::db::MIGRATOR")]
 async fn bad_tokens_are_401_in_the_error_format(pool: PgPool) {
     use base64::Engine;
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let good = claims_for(&user_id_for_email("x@y.z").to_string(), Some("x@y.z"), &["builder"], None, Duration::from_secs(600));
     let none = format!("{}.{}.", b64.encode(br#"{"alg":"none","typ":"JWT"}"#), b64.encode(serde_json::to_vec(&good).unwrap()));
@@ -130,7 +143,7 @@ async fn bad_tokens_are_401_in_the_error_format(pool: PgPool) {
     }
     // an HS256 token when only a JWKS is configured
     let jwks_only = router(
-        AppState { pool: pool.clone(), verifier: Arc::new(Verifier::new(None, Some("http://127.0.0.1:9/jwks.json".parse().unwrap()))) },
+        state(pool.clone(), Verifier::new(None, Some("http://127.0.0.1:9/jwks.json".parse().unwrap())), scratch_lake()).await,
         &ApiConfig::default(),
     );
     let r = call(&jwks_only, Method::GET, "/api/v1/me", Some(&sign_hs256(&secret, &good).unwrap()), None).await;
@@ -141,7 +154,7 @@ async fn bad_tokens_are_401_in_the_error_format(pool: PgPool) {
 
 #[sqlx::test(migrator = "api::db::MIGRATOR")]
 async fn strategy_lifecycle(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let t = token("ada@example.com", "builder", None);
     let s = create(&app, &t, "My SMA Cross!", "private").await;
     assert_eq!((s["slug"].as_str(), s["status"].as_str(), s["latestVersion"].as_i64()), (Some("my-sma-cross"), Some("draft"), Some(1)));
@@ -175,7 +188,7 @@ async fn strategy_lifecycle(pool: PgPool) {
 
 #[sqlx::test(migrator = "api::db::MIGRATOR")]
 async fn broken_graphs_are_422_with_every_issue_and_bad_json_is_400(pool: PgPool) {
-    let app = app(pool.clone());
+    let app = app(pool.clone()).await;
     let t = token("ada@example.com", "builder", None);
     let bad = json!({"version": 1, "nodes": [{"id": "x", "type": "oracle"}, {"id": "e", "type": "entry", "params": {"side": "long"}}], "edges": [{"from": "x", "to": "nowhere", "port": "when"}]});
     let r = call(&app, Method::POST, "/api/v1/strategies", Some(&t), Some(json!({"title": "Bad", "graphJson": bad}))).await;
@@ -201,7 +214,7 @@ async fn broken_graphs_are_422_with_every_issue_and_bad_json_is_400(pool: PgPool
 
 #[sqlx::test(migrator = "api::db::MIGRATOR")]
 async fn other_users_private_strategies_are_404_and_admins_read_all(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let (a, b, admin) = (token("a@x.io", "builder", None), token("b@x.io", "builder", None), token("root@x.io", "admin", None));
     let private = create(&app, &a, "Secret sauce", "private").await;
     let public = create(&app, &a, "Open book", "public").await;
@@ -233,7 +246,7 @@ async fn other_users_private_strategies_are_404_and_admins_read_all(pool: PgPool
 
 #[sqlx::test(migrator = "api::db::MIGRATOR")]
 async fn lists_page_with_a_cursor_and_filter(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let t = token("ada@example.com", "builder", None);
     for i in 0..5 {
         create(&app, &t, &format!("Strategy {i}"), "private").await;
@@ -260,7 +273,7 @@ async fn lists_page_with_a_cursor_and_filter(pool: PgPool) {
 
 #[sqlx::test(migrator = "api::db::MIGRATOR")]
 async fn fifty_concurrent_versions_get_distinct_numbers(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let t = token("ada@example.com", "builder", None);
     let s = create(&app, &t, "Busy", "private").await;
     let uri = format!("/api/v1/strategies/{}/versions", s["id"].as_str().unwrap());
@@ -275,7 +288,7 @@ async fn fifty_concurrent_versions_get_distinct_numbers(pool: PgPool) {
 
 #[sqlx::test(migrator = "api::db::MIGRATOR")]
 async fn the_openapi_document_lists_every_route(pool: PgPool) {
-    let app = app(pool);
+    let app = app(pool).await;
     let r = call(&app, Method::GET, "/api/v1/openapi.json", None, None).await;
     assert_eq!(r.status, StatusCode::OK);
     assert!(r.body["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -340,7 +353,7 @@ async fn es256_tokens_verify_against_a_jwks_that_rotates(pool: PgPool) {
     let keys = Arc::new(std::sync::Mutex::new(json!({"keys": [jwk1]})));
     let url = jwks_server(keys.clone()).await;
     let verifier = Verifier::new(None, Some(url.parse().unwrap())).with_min_refresh(Duration::ZERO);
-    let app = router(AppState { pool, verifier: Arc::new(verifier) }, &ApiConfig::default());
+    let app = router(state(pool, verifier, scratch_lake()).await, &ApiConfig::default());
     let r = call(&app, Method::GET, "/api/v1/me", Some(&sign_es256(&der1, "k1", "es@x.io")), None).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     // the provider rotates in k2: a token with the unknown kid makes the verifier refetch

@@ -3,6 +3,7 @@
 mod backtest;
 mod cli;
 mod http;
+mod jobs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,10 +1,12 @@
 //! Backtests: compile a graph to a DataFusion plan, simulate fills, compute metrics.
 
+pub mod anomalies;
 pub mod compile;
 pub mod export;
 pub mod metrics;
 pub mod output;
 pub mod params;
+pub mod progress;
 pub mod run;
 pub mod sim;
 pub mod store;
@@ -12,7 +14,8 @@ pub mod udaf;
 
 pub use metrics::Metrics;
 pub use params::{BacktestParams, Combo, ParamValues};
-pub use run::{run_at_version, run_backtest, run_on_lake, BacktestOutput};
+pub use progress::{Progress, ProgressHandle, ProgressSnapshot};
+pub use run::{count_candles, run_at_version, run_backtest, run_on_lake, BacktestOutput, RunOptions};
 pub use sim::{ExitReason, FillPolicy, Risk, SimConfig, Trade};
 
 /// A number as the fixtures write it: integers without a decimal point, other values shortest round-trip.

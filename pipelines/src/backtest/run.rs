@@ -23,6 +23,22 @@ pub struct BacktestOutput {
     pub run: RunOutput,
 }
 
+/// How to run: whether to keep every bar's equity, and which progress counters to advance.
+/// A plain `bool` converts to options with just `save_equity`.
+#[derive(Debug, Clone, Default)]
+pub struct RunOptions {
+    /// Return the per-bar equity of every combination.
+    pub save_equity: bool,
+    /// Key of a live [`super::ProgressHandle`] to advance while running.
+    pub progress_key: Option<String>,
+}
+
+impl From<bool> for RunOptions {
+    fn from(save_equity: bool) -> Self {
+        RunOptions { save_equity, progress_key: None }
+    }
+}
+
 /// The candles of the market in `[start, end)` from the session's `candles` table.
 pub async fn market_candles(ctx: &SessionContext, p: &BacktestParams) -> Result<DataFrame> {
     let ts = |ms: i64| lit(ScalarValue::TimestampMicrosecond(Some(ms * 1_000), Some("UTC".into())));
@@ -40,7 +56,8 @@ pub async fn market_candles(ctx: &SessionContext, p: &BacktestParams) -> Result<
 }
 
 /// Builds the whole backtest as one plan (not yet run).
-pub async fn plan(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, save_equity: bool) -> Result<(DataFrame, Vec<BTreeMap<String, f64>>)> {
+pub async fn plan(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, opts: impl Into<RunOptions>) -> Result<(DataFrame, Vec<BTreeMap<String, f64>>)> {
+    let opts = opts.into();
     let timeframe = Timeframe::parse(&p.timeframe)?;
     let compiled = compile(graph, &p.params.combinations())?;
     let (df, signals) = compiled.apply(market_candles(ctx, p).await?)?;
@@ -50,7 +67,8 @@ pub async fn plan(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, 
         slippage: p.slippage,
         fill_policy: p.fill_policy,
         timeframe_seconds: timeframe.seconds() as f64,
-        save_equity,
+        save_equity: opts.save_equity,
+        progress_key: opts.progress_key,
         combos: compiled
             .combos
             .iter()
@@ -69,9 +87,9 @@ pub async fn plan(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, 
 }
 
 /// Runs a backtest (or a sweep) over the session's `candles`.
-pub async fn run_backtest(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, save_equity: bool) -> Result<BacktestOutput> {
+pub async fn run_backtest(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, opts: impl Into<RunOptions>) -> Result<BacktestOutput> {
     let timeframe = Timeframe::parse(&p.timeframe)?;
-    let (df, combinations) = plan(ctx, graph, p, save_equity).await?;
+    let (df, combinations) = plan(ctx, graph, p, opts).await?;
     if std::env::var_os("BB_DEBUG_PLAN").is_some() {
         let plan = df.clone().create_physical_plan().await?;
         eprintln!("{}", datafusion::physical_plan::displayable(plan.as_ref()).indent(false));
@@ -93,18 +111,29 @@ pub async fn run_backtest(ctx: &SessionContext, graph: &ValidGraph, p: &Backtest
 
 /// Runs a backtest over the lake's candles pinned at their current version (recorded with the run,
 /// so the run can be reproduced exactly by time travel). Returns the output and that version.
-pub async fn run_on_lake(lake: &lake::Lake, graph: &ValidGraph, p: &BacktestParams, save_equity: bool) -> Result<(BacktestOutput, u64)> {
+pub async fn run_on_lake(lake: &lake::Lake, graph: &ValidGraph, p: &BacktestParams, opts: impl Into<RunOptions>) -> Result<(BacktestOutput, u64)> {
     let version = lake.version(lake::LakeTable::Candles).await?.ok_or_else(|| {
         Error::NoCandles("the lake has no candles yet: ingest some first (bb ingest)".into())
     })?;
-    let out = run_at_version(lake, graph, p, save_equity, version).await?;
+    let out = run_at_version(lake, graph, p, opts, version).await?;
     Ok((out, version))
 }
 
 /// Runs a backtest over the lake's candles as they were at `version`.
-pub async fn run_at_version(lake: &lake::Lake, graph: &ValidGraph, p: &BacktestParams, save_equity: bool, version: u64) -> Result<BacktestOutput> {
+pub async fn run_at_version(lake: &lake::Lake, graph: &ValidGraph, p: &BacktestParams, opts: impl Into<RunOptions>, version: u64) -> Result<BacktestOutput> {
     let ctx = SessionContext::new();
     query::register_functions(&ctx);
     lake.register_as(&ctx, lake::LakeTable::Candles, "candles", Some(version)).await?;
-    run_backtest(&ctx, graph, p, save_equity).await
+    run_backtest(&ctx, graph, p, opts).await
+}
+
+/// How many candles of the market a backtest with `p` would read from the lake's `candles` at
+/// `version` (the latest when `None`); 0 when the table does not exist yet.
+pub async fn count_candles(lake: &lake::Lake, p: &BacktestParams, version: Option<u64>) -> Result<u64> {
+    let Some(latest) = lake.version(lake::LakeTable::Candles).await? else {
+        return Ok(0);
+    };
+    let ctx = SessionContext::new();
+    lake.register_as(&ctx, lake::LakeTable::Candles, "candles", Some(version.unwrap_or(latest))).await?;
+    Ok(market_candles(&ctx, p).await?.count().await? as u64)
 }

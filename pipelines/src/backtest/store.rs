@@ -121,9 +121,11 @@ pub fn equity_batch(run_id: &str, p: &BacktestParams, out: &BacktestOutput) -> R
 }
 
 /// Writes a run's trades and equity, then its metrics (a run with metrics rows is complete).
+/// Each table's `run_id` partition is replaced, not appended to: saving a run again (a job retried
+/// after its worker died mid-write) leaves exactly one copy of its rows.
 pub async fn save(lake: &Lake, run_id: &str, p: &BacktestParams, out: &BacktestOutput, candles_version: Option<u64>) -> Result<()> {
-    lake.append(LakeTable::BacktestTrades, vec![trades_batch(run_id, out)?]).await?;
-    lake.append(LakeTable::BacktestEquity, vec![equity_batch(run_id, p, out)?]).await?;
-    lake.append(LakeTable::BacktestMetrics, vec![metrics_batch(run_id, p, out, candles_version)?]).await?;
+    lake.replace_where_eq(LakeTable::BacktestTrades, "run_id", run_id, vec![trades_batch(run_id, out)?]).await?;
+    lake.replace_where_eq(LakeTable::BacktestEquity, "run_id", run_id, vec![equity_batch(run_id, p, out)?]).await?;
+    lake.replace_where_eq(LakeTable::BacktestMetrics, "run_id", run_id, vec![metrics_batch(run_id, p, out, candles_version)?]).await?;
     Ok(())
 }

@@ -39,6 +39,9 @@ pub struct RunConfig {
     /// Return the per-bar equity of every combination (and the bar times).
     pub save_equity: bool,
     pub combos: Vec<ComboConfig>,
+    /// Key of the [`super::progress`] counters to advance, if someone watches this run.
+    #[serde(default)]
+    pub progress_key: Option<String>,
 }
 
 /// One combination's outcome.
@@ -100,7 +103,11 @@ impl AggregateUDFImpl for BacktestRun {
             other => return plan_err!("backtest_run: config must be a string, got {other}"),
         };
         let config: RunConfig = serde_json::from_str(&text).or_else(|e| plan_err!("backtest_run: bad config: {e}"))?;
-        Ok(Box::new(BacktestAccumulator { config, columns: vec![Vec::new(); n - 1] }))
+        let progress = config.progress_key.as_deref().and_then(super::progress::lookup);
+        if let Some(p) = &progress {
+            p.set_combos_total(config.combos.len() as u64);
+        }
+        Ok(Box::new(BacktestAccumulator { config, columns: vec![Vec::new(); n - 1], progress }))
     }
     fn state_fields(&self, args: StateFieldsArgs) -> Result<Vec<FieldRef>> {
         let n = args.input_fields.len();
@@ -139,12 +146,16 @@ struct BacktestAccumulator {
     config: RunConfig,
     /// Collected chunks per argument (config excluded), in state types.
     columns: Vec<Vec<ArrayRef>>,
+    progress: Option<Arc<super::progress::Progress>>,
 }
 
 impl Accumulator for BacktestAccumulator {
     fn update_batch(&mut self, values: &[ArrayRef]) -> Result<()> {
         for (i, v) in values.iter().take(self.columns.len()).enumerate() {
             self.columns[i].push(normalise(i, v)?);
+        }
+        if let (Some(p), Some(v)) = (&self.progress, values.first()) {
+            p.add_bars(v.len() as u64);
         }
         Ok(())
     }
@@ -184,7 +195,7 @@ impl Accumulator for BacktestAccumulator {
             .enumerate()
             .map(|(i, chunks)| concat_or_empty(chunks, &state_type(i, &DataType::Null)))
             .collect::<Result<_>>()?;
-        let output = run(&self.config, &cols)?;
+        let output = run(&self.config, &cols, self.progress.as_deref())?;
         Ok(ScalarValue::Struct(Arc::new(super::output::to_array(&output)?)))
     }
 
@@ -202,7 +213,7 @@ fn concat_or_empty(chunks: &[ArrayRef], t: &DataType) -> Result<ArrayRef> {
 }
 
 /// Sorts the bars by time and simulates every combination, in parallel over the machine's cores.
-fn run(config: &RunConfig, cols: &[ArrayRef]) -> Result<RunOutput> {
+fn run(config: &RunConfig, cols: &[ArrayRef], progress: Option<&super::progress::Progress>) -> Result<RunOutput> {
     let t: &Int64Array = cols[0].as_primitive::<Int64Type>();
     let mut order: Vec<usize> = (0..t.len()).collect();
     order.sort_by_key(|&i| t.value(i));
@@ -233,6 +244,9 @@ fn run(config: &RunConfig, cols: &[ArrayRef]) -> Result<RunOutput> {
         let get = |k: usize, i: usize| c.signals[k].is_some_and(|s| signals[s][i]);
         let result = simulate(&cfg, &bars, |i| BarSignals { entry_long: get(0, i), entry_short: get(1, i), exit_long: get(2, i), exit_short: get(3, i) });
         let metrics = metrics::compute(&result, config.initial_capital, first_open, last_close, config.timeframe_seconds);
+        if let Some(p) = progress {
+            p.combo_done();
+        }
         ComboOutput {
             metrics,
             trades: result.trades,

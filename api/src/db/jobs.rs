@@ -1,0 +1,142 @@
+//! The durable job queue: jobs are taken with `FOR UPDATE SKIP LOCKED` and held by a lease that
+//! the worker renews (heartbeat). A job whose lease expires is taken over by another worker; a
+//! failed attempt is retried after a backoff until `max_attempts`, then dead-lettered with its error.
+//! Every state change is guarded by the worker's id, so a worker that lost its lease changes nothing.
+
+use std::time::Duration;
+
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
+
+/// A job a worker has taken.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Job {
+    pub id: i64,
+    pub kind: String,
+    pub run_id: Option<Uuid>,
+    /// This attempt's number, from 1.
+    pub attempts: i32,
+    pub max_attempts: i32,
+}
+
+/// Channel a new job is announced on, so idle workers wake at once.
+pub const CHANNEL: &str = "bb_jobs";
+
+fn ms(d: Duration) -> i64 {
+    d.as_millis() as i64
+}
+
+/// Enqueues a backtest job for `run` (in the caller's transaction) and wakes the workers at commit.
+pub async fn enqueue_backtest(db: &mut PgConnection, run: Uuid, max_attempts: i32) -> sqlx::Result<i64> {
+    let id = sqlx::query_scalar("INSERT INTO jobs (kind, payload, run_id, max_attempts) VALUES ('backtest', jsonb_build_object('runId', $1::uuid), $1, $2) RETURNING id")
+        .bind(run)
+        .bind(max_attempts)
+        .fetch_one(&mut *db)
+        .await?;
+    sqlx::query("SELECT pg_notify($1, $2::text)").bind(CHANNEL).bind(id).execute(&mut *db).await?;
+    Ok(id)
+}
+
+/// Takes the next ready job: queued and due, or running with an expired lease (its worker is gone)
+/// and attempts left. The caller's transaction holds the row until it commits.
+pub async fn claim(db: &mut PgConnection, worker: &str, lease: Duration) -> sqlx::Result<Option<Job>> {
+    sqlx::query_as::<_, Job>(
+        "UPDATE jobs SET status = 'running', attempts = attempts + 1, worker = $1,
+             lease_until = now() + $2 * interval '1 millisecond', updated_at = now()
+         WHERE id = (
+             SELECT id FROM jobs
+             WHERE (status = 'queued' AND run_after <= now())
+                OR (status = 'running' AND lease_until < now() AND attempts < max_attempts)
+             ORDER BY run_after, id
+             LIMIT 1
+             FOR UPDATE SKIP LOCKED)
+         RETURNING id, kind, run_id, attempts, max_attempts",
+    )
+    .bind(worker)
+    .bind(ms(lease))
+    .fetch_optional(db)
+    .await
+}
+
+/// Jobs whose last attempt's worker vanished (lease expired, no attempts left): dead-lettered now.
+/// Returns them with the error recorded; the caller fails their runs in the same transaction.
+pub async fn reap_abandoned(db: &mut PgConnection) -> sqlx::Result<Vec<(Job, String)>> {
+    let rows: Vec<Job> = sqlx::query_as::<_, Job>(
+        "UPDATE jobs SET status = 'dead', updated_at = now(), lease_until = NULL,
+             last_error = 'attempt ' || attempts || ' of ' || max_attempts || ': worker ' || coalesce(worker, '?')
+                          || ' stopped renewing its lease' || coalesce(' (earlier: ' || last_error || ')', '')
+         WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_until < now() AND attempts >= max_attempts
+                      FOR UPDATE SKIP LOCKED)
+         RETURNING id, kind, run_id, attempts, max_attempts",
+    )
+    .fetch_all(&mut *db)
+    .await?;
+    let mut out = Vec::new();
+    for job in rows {
+        let e: String = sqlx::query_scalar("SELECT last_error FROM jobs WHERE id = $1").bind(job.id).fetch_one(&mut *db).await?;
+        out.push((job, e));
+    }
+    Ok(out)
+}
+
+/// Renews the lease; `false` when the job is no longer this worker's (taken over, or finished).
+pub async fn heartbeat(db: impl PgExecutor<'_>, id: i64, worker: &str, lease: Duration) -> sqlx::Result<bool> {
+    let n = sqlx::query("UPDATE jobs SET lease_until = now() + $3 * interval '1 millisecond', updated_at = now() WHERE id = $1 AND worker = $2 AND status = 'running'")
+        .bind(id)
+        .bind(worker)
+        .bind(ms(lease))
+        .execute(db)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+/// Marks the job done, if it is still this worker's (else `false`: the caller rolls back).
+pub async fn complete(db: &mut PgConnection, id: i64, worker: &str) -> sqlx::Result<bool> {
+    let n = sqlx::query("UPDATE jobs SET status = 'succeeded', lease_until = NULL, last_error = NULL, updated_at = now() WHERE id = $1 AND worker = $2 AND status = 'running'")
+        .bind(id)
+        .bind(worker)
+        .execute(db)
+        .await?
+        .rows_affected();
+    Ok(n == 1)
+}
+
+/// What became of a failed attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failed {
+    /// Queued again, to run after the backoff.
+    Retry,
+    /// No attempts left (or the error is permanent): dead-lettered.
+    Dead,
+    /// The job was no longer this worker's; nothing changed.
+    NotOurs,
+}
+
+/// Records a failed attempt: retried after `backoff` while attempts remain and the error is not
+/// `permanent`, else dead-lettered. The error is kept in `last_error` either way.
+pub async fn fail(db: &mut PgConnection, id: i64, worker: &str, error: &str, permanent: bool, backoff: Duration) -> sqlx::Result<Failed> {
+    let status: Option<String> = sqlx::query_scalar(
+        "UPDATE jobs SET status = CASE WHEN $4 OR attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
+             run_after = now() + $5 * interval '1 millisecond', last_error = $3, lease_until = NULL, worker = NULL, updated_at = now()
+         WHERE id = $1 AND worker = $2 AND status = 'running' RETURNING status",
+    )
+    .bind(id)
+    .bind(worker)
+    .bind(error)
+    .bind(permanent)
+    .bind(ms(backoff))
+    .fetch_optional(db)
+    .await?;
+    Ok(match status.as_deref() {
+        Some("dead") => Failed::Dead,
+        Some(_) => Failed::Retry,
+        None => Failed::NotOurs,
+    })
+}
+
+/// The backoff before attempt `attempt + 1`: `base` × 4^(attempt − 1), at most five minutes.
+pub fn backoff(base: Duration, attempt: i32) -> Duration {
+    let factor = 4u32.saturating_pow(attempt.saturating_sub(1).max(0) as u32);
+    base.saturating_mul(factor).min(Duration::from_secs(300))
+}

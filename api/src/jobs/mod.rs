@@ -1,0 +1,205 @@
+//! The job worker: takes jobs from the Postgres queue (`db::jobs`), holds their lease with a
+//! heartbeat, runs them, and records the outcome exactly once. `bb worker` runs one; `bb serve`
+//! embeds one unless `--no-worker`.
+
+pub mod backtest;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use crate::db::{self, jobs::Job};
+
+/// How a worker behaves.
+#[derive(Debug, Clone)]
+pub struct WorkerConfig {
+    /// Identifies this worker in `jobs.worker` (host, pid and a random suffix by default).
+    pub id: String,
+    /// How long a taken job stays this worker's without a heartbeat.
+    pub lease: Duration,
+    /// How often to look for jobs when no wake-up arrives.
+    pub poll: Duration,
+    /// Backoff before the second attempt (×4 per further attempt, at most five minutes).
+    pub backoff: Duration,
+    /// How often progress is written to the run.
+    pub progress_every: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        Self {
+            id: default_id(),
+            lease: Duration::from_secs(30),
+            poll: Duration::from_secs(2),
+            backoff: Duration::from_secs(5),
+            progress_every: Duration::from_millis(500),
+        }
+    }
+}
+
+/// `host:pid:xxxx`.
+pub fn default_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "localhost".into());
+    format!("{host}:{}:{}", std::process::id(), &uuid::Uuid::new_v4().simple().to_string()[..6])
+}
+
+/// A worker over one database and lake.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    pub pool: PgPool,
+    pub lake: Arc<lake::Lake>,
+    pub config: WorkerConfig,
+}
+
+/// Why a job's work stopped without an outcome of its own.
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    /// Will fail again on retry (bad graph, no candles, ...): dead-lettered at once.
+    #[error("{0}")]
+    Permanent(String),
+    /// May pass on retry (storage, I/O, ...).
+    #[error("{0}")]
+    Transient(String),
+    /// The lease was lost (another worker took the job over): nothing is recorded.
+    #[error("the lease was lost")]
+    LeaseLost,
+}
+
+impl Worker {
+    /// Runs jobs until `shutdown` resolves (the job in hand is finished first).
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let mut listener = PgListener::connect_with(&self.pool).await?;
+        listener.listen(db::jobs::CHANNEL).await?;
+        tracing::info!(worker = %self.config.id, "worker started");
+        tokio::pin!(shutdown);
+        loop {
+            let worked = match self.step().await {
+                Ok(worked) => worked,
+                Err(e) => {
+                    tracing::error!(worker = %self.config.id, error = ?e, "worker step failed");
+                    false
+                }
+            };
+            if worked {
+                // there may be more: look again at once (unless told to stop)
+                if tokio::time::timeout(Duration::ZERO, &mut shutdown).await.is_ok() {
+                    break;
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = listener.recv() => {}
+                _ = tokio::time::sleep(self.config.poll) => {}
+            }
+        }
+        tracing::info!(worker = %self.config.id, "worker stopped");
+        Ok(())
+    }
+
+    /// Dead-letters abandoned jobs, then takes and runs at most one job. `true` if it ran one.
+    pub async fn step(&self) -> anyhow::Result<bool> {
+        self.reap().await?;
+        let mut tx = self.pool.begin().await?;
+        let Some(job) = db::jobs::claim(&mut tx, &self.config.id, self.config.lease).await? else {
+            return Ok(false);
+        };
+        if let Some(run) = job.run_id {
+            db::backtests::mark_running(&mut *tx, run, job.attempts).await?;
+        }
+        tx.commit().await?;
+        tracing::info!(worker = %self.config.id, job = job.id, run = ?job.run_id, attempt = job.attempts, "took job");
+        self.process(job).await?;
+        Ok(true)
+    }
+
+    /// Jobs whose worker died on their last attempt: dead, their runs failed and notified.
+    async fn reap(&self) -> anyhow::Result<()> {
+        let mut tx = self.pool.begin().await?;
+        for (job, error) in db::jobs::reap_abandoned(&mut tx).await? {
+            tracing::warn!(job = job.id, %error, "dead-lettered an abandoned job");
+            if let Some(run) = job.run_id {
+                backtest::record_failure(&mut tx, run, &error).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn process(&self, job: Job) -> anyhow::Result<()> {
+        // heartbeat: renew the lease at a third of its length; a lost lease stops the work
+        let (lost_tx, mut lost_rx) = watch::channel(false);
+        let heartbeat = {
+            let (pool, id, worker, lease) = (self.pool.clone(), job.id, self.config.id.clone(), self.config.lease);
+            tokio::spawn(async move {
+                let mut every = tokio::time::interval(lease / 3);
+                every.tick().await;
+                loop {
+                    every.tick().await;
+                    match db::jobs::heartbeat(&pool, id, &worker, lease).await {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            let _ = lost_tx.send(true);
+                            break;
+                        }
+                        Err(e) => tracing::warn!(job = id, error = %e, "heartbeat failed; retrying"),
+                    }
+                }
+            })
+        };
+        let work = async {
+            match (job.kind.as_str(), job.run_id) {
+                ("backtest", Some(run)) => backtest::execute(self, &job, run).await,
+                (kind, _) => Err(JobError::Permanent(format!("unknown job kind '{kind}' or no run"))),
+            }
+        };
+        let result = tokio::select! {
+            r = work => r,
+            _ = lost_rx.wait_for(|lost| *lost) => Err(JobError::LeaseLost),
+        };
+        heartbeat.abort();
+        let worker = &self.config.id;
+        match result {
+            Ok(outcome) => {
+                let mut tx = self.pool.begin().await?;
+                if db::jobs::complete(&mut tx, job.id, worker).await? {
+                    if let Some(run) = job.run_id {
+                        backtest::record_success(&mut tx, run, &outcome).await?;
+                    }
+                    tx.commit().await?;
+                    tracing::info!(job = job.id, run = ?job.run_id, "job succeeded");
+                } else {
+                    tracing::warn!(job = job.id, "job was taken over before it finished here; this attempt's outcome is dropped");
+                }
+            }
+            Err(JobError::LeaseLost) => tracing::warn!(job = job.id, "lease lost; another worker owns the job now"),
+            Err(e) => {
+                let permanent = matches!(e, JobError::Permanent(_));
+                let message = format!("attempt {} of {}: {e}", job.attempts, job.max_attempts);
+                let backoff = db::jobs::backoff(self.config.backoff, job.attempts);
+                let mut tx = self.pool.begin().await?;
+                match db::jobs::fail(&mut tx, job.id, worker, &message, permanent, backoff).await? {
+                    db::jobs::Failed::Dead => {
+                        if let Some(run) = job.run_id {
+                            backtest::record_failure(&mut tx, run, &e.to_string()).await?;
+                        }
+                        tracing::warn!(job = job.id, error = %message, "job failed for good (dead-lettered)");
+                    }
+                    db::jobs::Failed::Retry => {
+                        if let Some(run) = job.run_id {
+                            db::backtests::requeue(&mut tx, run, &format!("{message}; retrying in {} s", backoff.as_secs_f64())).await?;
+                        }
+                        tracing::warn!(job = job.id, error = %message, "job failed; will retry");
+                    }
+                    db::jobs::Failed::NotOurs => {}
+                }
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+}
