@@ -93,7 +93,11 @@ impl Worker {
             }
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = listener.recv() => {}
+                r = listener.recv() => if let Err(e) = r {
+                    // the listener reconnects on its next call; do not spin meanwhile
+                    tracing::warn!(worker = %self.config.id, error = %e, "job wake-up listener failed");
+                    tokio::time::sleep(self.config.poll).await;
+                },
                 _ = tokio::time::sleep(self.config.poll) => {}
             }
         }

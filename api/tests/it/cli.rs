@@ -1,5 +1,6 @@
 //! The basic subcommands: help, ingest, sql, demo, lake.
 
+use std::path::Path;
 use std::process::Command;
 
 use crate::*;
@@ -69,7 +70,8 @@ fn sql_csv_and_json_carry_floats_at_full_precision() {
 #[test]
 fn demo_ingests_the_bundled_sample() {
     let dir = tempfile::tempdir().unwrap();
-    let o = bb(dir.path(), &["demo"]);
+    let db = crate::FreshDatabase::new();
+    let o = crate::bb_with(dir.path(), &["demo"], &[("DATABASE_URL", &db.url)]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     for f in ["BTC_USDT-1h.json.gz", "ETH_USDT-1h.json.gz", "BTC_USDT-1m.json.gz", "ETH_USDT-1m.json.gz"] {
@@ -83,7 +85,7 @@ fn demo_ingests_the_bundled_sample() {
     let done = out.lines().skip_while(|l| !l.contains("→ succeeded (4 combinations")).nth(1).unwrap_or_else(|| panic!("{out}"));
     assert!(done.trim_start().starts_with("total return ") && done.contains("sharpe") && done.contains("trades"), "{out}");
     // running it again is idempotent
-    let again = text(&bb(dir.path(), &["demo"]));
+    let again = text(&crate::bb_with(dir.path(), &["demo"], &[("DATABASE_URL", &db.url)]));
     assert!(again.contains("ingested BTC_USDT-1h.json.gz: 3000 rows, 0 new, 3000 already present"), "{again}");
     let ls = text(&bb(dir.path(), &["lake", "ls"]));
     assert!(ls.contains("binance/ETHUSDT/1m") && ls.contains("3000 rows"), "{ls}");
@@ -100,8 +102,12 @@ fn an_unknown_lake_scheme_is_a_clear_error() {
 #[test]
 fn token_prints_only_the_token_and_serve_answers_with_it() {
     use std::io::BufRead;
-    let Ok(database_url) = std::env::var("DATABASE_URL") else { panic!("DATABASE_URL must point at a Postgres (scripts/test.sh starts one)") };
+    let db = crate::FreshDatabase::new();
+    let database_url = db.url.clone();
     let dir = tempfile::tempdir().unwrap();
+    // candles for the backtest that the embedded worker runs
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample/ETH_USDT-1h.json.gz");
+    assert!(bb(dir.path(), &["ingest", sample.to_str().unwrap()]).status.success());
     let secret = "e2e-secret-e2e-secret-e2e-secret-e2e-secret";
     let out = Command::new(env!("CARGO_BIN_EXE_bb")).args(["token", "--email", "e2e@example.com", "--plan", "premium"]).env("BB_JWT_SECRET", secret).output().unwrap();
     assert!(out.status.success(), "{}", text(&out));
@@ -129,14 +135,38 @@ fn token_prints_only_the_token_and_serve_answers_with_it() {
     let base = base.expect("bb serve announces its address");
     let rt = tokio::runtime::Runtime::new().unwrap();
     let client = reqwest::Client::new();
-    let (status, body) = rt.block_on(async {
-        let r = client.get(format!("{base}/me")).bearer_auth(&token).send().await.unwrap();
-        (r.status(), r.bytes().await.unwrap())
-    });
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(status.as_u16(), 200, "{}", String::from_utf8_lossy(&body));
-    let me: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let send = |req: reqwest::RequestBuilder| {
+        rt.block_on(async {
+            let r = req.bearer_auth(&token).send().await.unwrap();
+            let status = r.status().as_u16();
+            (status, serde_json::from_slice::<serde_json::Value>(&r.bytes().await.unwrap()).unwrap_or_default())
+        })
+    };
+    let json = |path: &str, body: serde_json::Value| client.post(format!("{base}{path}")).header("content-type", "application/json").body(body.to_string());
+    let (status, me) = send(client.get(format!("{base}/me")));
+    assert_eq!(status, 200, "{me}");
     assert_eq!(me["email"], "e2e@example.com");
     assert_eq!(me["planTier"], "premium");
+    // the embedded worker runs a backtest submitted to the server
+    let graph: serde_json::Value = serde_json::from_str(include_str!("../../../sample/sma_cross.json")).unwrap();
+    let (status, s) = send(json("/strategies", serde_json::json!({"title": "e2e", "graphJson": graph})));
+    assert_eq!(status, 201, "{s}");
+    let (_, versions) = send(client.get(format!("{base}/strategies/{}/versions", s["id"].as_str().unwrap())));
+    let body = serde_json::json!({"strategyVersionId": versions["items"][0]["id"], "exchange": "binance", "symbol": "ETHUSDT",
+        "timeframe": "1h", "from": "2022-03-17T03:00:00Z", "to": "2022-07-20T03:00:00Z"});
+    let (status, run) = send(json("/backtests", body));
+    assert_eq!(status, 202, "{run}");
+    let url = format!("{base}/backtests/{}", run["id"].as_str().unwrap());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let run = loop {
+        let (_, run) = send(client.get(&url));
+        if run["status"] == "succeeded" || run["status"] == "failed" || std::time::Instant::now() > deadline {
+            break run;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(run["status"], "succeeded", "{run}");
+    assert!(run["metrics"]["totalReturnPct"].is_number(), "{run}");
 }

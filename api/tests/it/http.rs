@@ -306,6 +306,20 @@ async fn the_openapi_document_lists_every_route(pool: PgPool) {
         ("/api/v1/strategies/{id}/versions", "get"),
         ("/api/v1/strategies/{id}/versions", "post"),
         ("/api/v1/strategies/{id}/versions/{n}", "get"),
+        ("/api/v1/backtests", "get"),
+        ("/api/v1/backtests", "post"),
+        ("/api/v1/backtests/{id}", "get"),
+        ("/api/v1/backtests/{id}/trades", "get"),
+        ("/api/v1/backtests/{id}/equity", "get"),
+        ("/api/v1/backtests/{id}/equity.svg", "get"),
+        ("/api/v1/backtests/{id}/events", "get"),
+        ("/api/v1/backtests/compare", "get"),
+        ("/api/v1/plan-usage", "get"),
+        ("/api/v1/notifications", "get"),
+        ("/api/v1/notifications/unread-count", "get"),
+        ("/api/v1/notifications/{id}/read", "post"),
+        ("/api/v1/notifications/read-all", "post"),
+        ("/api/v1/notifications/stream", "get"),
     ] {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from the OpenAPI document");
     }

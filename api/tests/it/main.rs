@@ -18,15 +18,61 @@ pub fn fixtures(rel: &str) -> PathBuf {
 
 /// Runs `bb ARGS` with its data dir in `dir`.
 pub fn bb(dir: &Path, args: &[&str]) -> Output {
+    bb_with(dir, args, &[])
+}
+
+/// Runs `bb ARGS` with its data dir in `dir` and the given environment variables.
+pub fn bb_with(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_bb"))
         .args(args)
         .current_dir(dir)
         .env("BB_DATA_DIR", dir.join("data"))
         .env_remove("BB_LAKE_URI")
+        .envs(env.iter().copied())
         .output()
         .expect("bb runs")
 }
 
 pub fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+/// A new, empty database on the test cluster (`DATABASE_URL`), for a `bb` process of its own: a
+/// worker in it must not take another test's jobs. Dropped when the guard is.
+pub struct FreshDatabase {
+    pub url: String,
+    name: String,
+    admin: String,
+}
+
+impl FreshDatabase {
+    pub fn new() -> Self {
+        let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a Postgres (scripts/test.sh starts one)");
+        let name = format!("bb_e2e_{}", uuid::Uuid::new_v4().simple());
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::PgConnection::connect(&admin).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut c).await.unwrap();
+        });
+        let mut url = url::Url::parse(&admin).unwrap();
+        url.set_path(&format!("/{name}"));
+        FreshDatabase { url: url.to_string(), name, admin }
+    }
+}
+
+impl Drop for FreshDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                use sqlx::Connection;
+                if let Ok(mut c) = sqlx::PgConnection::connect(&admin).await {
+                    let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut c).await;
+                }
+            });
+        })
+        .join();
+    }
 }
