@@ -20,4 +20,5 @@ pub mod http;
 pub mod jobs;
 pub mod pg;
 pub mod routes;
+pub mod sqlwire;
 pub mod svg;

@@ -34,7 +34,7 @@ pub struct TableInfo {
 
 /// The provider of a loaded table at its latest version, or at `version`. (On a loaded table,
 /// `table_provider().with_table_version(v)` would be ignored: the builder must start from the log store.)
-async fn provider_of(t: &DeltaTable, version: Option<u64>) -> Result<Arc<dyn TableProvider>> {
+pub(crate) async fn provider_of(t: &DeltaTable, version: Option<u64>) -> Result<Arc<dyn TableProvider>> {
     Ok(match version {
         None => t.table_provider().await?,
         Some(v) => TableProviderBuilder::default().with_log_store(t.log_store()).with_table_version(v).await?,

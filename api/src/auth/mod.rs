@@ -91,14 +91,21 @@ impl FromRequestParts<AppState> for AuthUser {
             .strip_prefix("Bearer ")
             .or_else(|| header.strip_prefix("bearer "))
             .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be 'Bearer <token>'".into()))?;
-        let claims = state.verifier.verify(token.trim()).await.map_err(|e| ApiError::Unauthorized(e.to_string()))?;
-        let id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::Unauthorized("token subject is not a user id".into()))?;
-        let roles: Vec<String> = match &claims.app_metadata.roles {
-            Some(r) if !r.is_empty() => r.iter().filter(|r| Role::parse(r).is_some()).cloned().collect(),
-            _ => vec!["builder".into()],
-        };
-        let plan = claims.app_metadata.plan_tier.as_deref().filter(|p| matches!(*p, "free" | "premium" | "educator")).unwrap_or("free");
-        let user = users::upsert(&state.pool, id, claims.email.as_deref(), &roles, plan).await?;
-        Ok(AuthUser { user })
+        authenticate(&state.pool, &state.verifier, token.trim()).await
     }
+}
+
+/// Verifies an API token and returns its user, created or updated from the token's claims
+/// (roles from `app_metadata.roles`, builder when absent; plan from `app_metadata.plan_tier`).
+/// The REST API and the SQL endpoint both authenticate this way.
+pub async fn authenticate(pool: &sqlx::PgPool, verifier: &jwt::Verifier, token: &str) -> Result<AuthUser, ApiError> {
+    let claims = verifier.verify(token).await.map_err(|e| ApiError::Unauthorized(e.to_string()))?;
+    let id = Uuid::parse_str(&claims.sub).map_err(|_| ApiError::Unauthorized("token subject is not a user id".into()))?;
+    let roles: Vec<String> = match &claims.app_metadata.roles {
+        Some(r) if !r.is_empty() => r.iter().filter(|r| Role::parse(r).is_some()).cloned().collect(),
+        _ => vec!["builder".into()],
+    };
+    let plan = claims.app_metadata.plan_tier.as_deref().filter(|p| matches!(*p, "free" | "premium" | "educator")).unwrap_or("free");
+    let user = users::upsert(pool, id, claims.email.as_deref(), &roles, plan).await?;
+    Ok(AuthUser { user })
 }

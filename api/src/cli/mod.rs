@@ -11,6 +11,7 @@ mod postgres;
 mod resample;
 mod serve;
 mod sql;
+mod sql_server;
 mod token;
 mod worker;
 
@@ -68,6 +69,8 @@ pub enum Command {
     Backtest(backtest::BacktestArgs),
     /// Run SQL over the lake tables and print the result (table, csv or json).
     Sql(sql::SqlArgs),
+    /// Serve the lake and backtest results over the PostgreSQL wire protocol (psql, psycopg, BI tools); read-only, token auth.
+    SqlServer(sql_server::SqlServerArgs),
     /// Serve the REST API (/api/v1) with an embedded job worker, migrating Postgres first; a private cluster when DATABASE_URL is unset.
     Serve(serve::ServeArgs),
     /// Run queued jobs (backtests) from the Postgres queue; start as many as you like.
@@ -90,6 +93,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Lake(args) => lake_cmd::run(&cli.global, args).await,
         Command::Backtest(args) => backtest::run(&cli.global, args).await,
         Command::Sql(args) => sql::run(&cli.global, args).await,
+        Command::SqlServer(args) => sql_server::run(&cli.global, args).await,
         Command::Demo(args) => demo::run(&cli.global, args).await,
         Command::Serve(args) => serve::run(&cli.global, args).await,
         Command::Migrate(args) => migrate::run(&cli.global, args).await,

@@ -79,6 +79,26 @@ pub struct NewRun {
     pub combinations: i32,
 }
 
+impl From<&Run> for NewRun {
+    fn from(r: &Run) -> Self {
+        NewRun {
+            user_id: r.user_id,
+            strategy_version_id: r.strategy_version_id,
+            exchange: r.exchange.clone(),
+            symbol: r.symbol.clone(),
+            timeframe: r.timeframe.clone(),
+            range_start: r.range_start,
+            range_end: r.range_end,
+            initial_capital: r.initial_capital,
+            fee_rate: r.fee_rate,
+            slippage: r.slippage,
+            fill_policy: r.fill_policy.clone(),
+            params: r.params.clone(),
+            combinations: r.combinations,
+        }
+    }
+}
+
 /// Inserts a `queued` run; returns its id.
 pub async fn insert(db: &mut PgConnection, r: &NewRun) -> sqlx::Result<Uuid> {
     sqlx::query_scalar(

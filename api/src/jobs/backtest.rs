@@ -10,7 +10,8 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{JobError, Worker};
-use crate::db::{self, backtests::Outcome, backtests::Run, jobs::Job};
+use crate::db::backtests::{NewRun, Outcome, Run};
+use crate::db::{self, jobs::Job};
 
 /// The largest sweep one run may hold.
 pub const MAX_COMBINATIONS: usize = 1000;
@@ -41,8 +42,13 @@ pub fn param_values(params: &Value) -> Result<ParamValues, String> {
     Ok(ParamValues::grid(&lists))
 }
 
-/// The engine's inputs for a run.
+/// The engine's inputs for a stored run.
 pub fn params_of(run: &Run) -> Result<BacktestParams, String> {
+    params_for(&NewRun::from(run))
+}
+
+/// The engine's inputs for a run (before or after it is stored).
+pub fn params_for(run: &NewRun) -> Result<BacktestParams, String> {
     let fill_policy = serde_json::from_value(json!(run.fill_policy)).map_err(|_| format!("fillPolicy '{}' is not next_open or close", run.fill_policy))?;
     Ok(BacktestParams {
         exchange: run.exchange.clone(),

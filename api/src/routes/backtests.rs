@@ -26,8 +26,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::events::Kind;
 use crate::http::json::ApiJson;
 use crate::http::AppState;
-use crate::jobs::backtest::{param_values, params_of};
-use crate::routes::strategies::Page;
+use crate::jobs::backtest::{param_values, params_for};
+use crate::routes::strategies::{parse_cursor, Page};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -158,37 +158,7 @@ pub async fn create(State(state): State<AppState>, user: AuthUser, ApiJson(body)
         params,
         combinations: combinations.len() as i32,
     };
-    let probe = Run {
-        id: Uuid::nil(),
-        user_id: new.user_id,
-        strategy_id: Uuid::nil(),
-        strategy_version_id: new.strategy_version_id,
-        status: "queued".into(),
-        exchange: new.exchange.clone(),
-        symbol: new.symbol.clone(),
-        timeframe: new.timeframe.clone(),
-        range_start: new.range_start,
-        range_end: new.range_end,
-        initial_capital: capital,
-        fee_rate: fee,
-        slippage,
-        fill_policy: new.fill_policy.clone(),
-        params: new.params.clone(),
-        combinations: new.combinations,
-        metrics: None,
-        combo_metrics: None,
-        best_combo: None,
-        anomalies: None,
-        candles_version: None,
-        error: None,
-        progress: 0.0,
-        progress_detail: None,
-        attempts: 0,
-        created_at: chrono::Utc::now(),
-        started_at: None,
-        finished_at: None,
-    };
-    let p = params_of(&probe).map_err(|m| invalid("params", m))?;
+    let p = params_for(&new).map_err(|m| invalid("params", m))?;
     check_market(&state, &p).await?;
 
     let mut tx = state.pool.begin().await?;
@@ -220,13 +190,6 @@ pub struct ListQuery {
     pub cursor: Option<String>,
     /// 1 to 100, default 20.
     pub limit: Option<i64>,
-}
-
-fn parse_cursor(c: &str) -> ApiResult<(chrono::DateTime<chrono::Utc>, Uuid)> {
-    let bad = || ApiError::BadRequest(format!("invalid cursor '{c}'"));
-    let (t, id) = c.split_once('_').ok_or_else(bad)?;
-    let t = chrono::DateTime::from_timestamp_micros(t.parse().map_err(|_| bad())?).ok_or_else(bad)?;
-    Ok((t, Uuid::parse_str(id).map_err(|_| bad())?))
 }
 
 fn limit(l: Option<i64>, default: i64, max: i64) -> ApiResult<i64> {

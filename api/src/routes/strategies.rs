@@ -132,7 +132,8 @@ fn cursor_of(s: &Strategy) -> String {
     format!("{}_{}", s.created_at.timestamp_micros(), s.id)
 }
 
-fn parse_cursor(c: &str) -> ApiResult<(chrono::DateTime<chrono::Utc>, Uuid)> {
+/// Reads a `<created_at µs>_<id>` keyset cursor.
+pub(crate) fn parse_cursor(c: &str) -> ApiResult<(chrono::DateTime<chrono::Utc>, Uuid)> {
     let bad = || ApiError::BadRequest(format!("invalid cursor '{c}'"));
     let (t, id) = c.split_once('_').ok_or_else(bad)?;
     let t = chrono::DateTime::from_timestamp_micros(t.parse().map_err(|_| bad())?).ok_or_else(bad)?;
