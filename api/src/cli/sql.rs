@@ -8,7 +8,7 @@ use super::output::{self, OutputFormat};
 use super::GlobalArgs;
 
 #[derive(Debug, Args)]
-#[command(after_help = "Tables: candles, trades_raw, quarantine (empty until first written). \
+#[command(after_help = "Tables: candles, trades_raw, quarantine, backtest_metrics, backtest_trades, backtest_equity (empty until first written). \
 Example: bb sql \"SELECT symbol, timeframe, count(*) FROM candles GROUP BY 1, 2\"")]
 pub struct SqlArgs {
     /// The SQL statement.

@@ -106,7 +106,7 @@ impl RunsTable {
             s(0), s(1), s(2), s(3), s(4), i(5), s(6), s(7), s(8), s(9), t(10), t(11), f(12), f(13), f(14), s(15), s(16), i(17), i(18),
             f(19), f(20), f(21), f(22), s(23), s(24), i(25), s(26), t(27), t(28), t(29),
         ];
-        Ok(RecordBatch::try_new(runs_schema(), columns).map_err(|e| sqlx::Error::Decode(Box::new(e)))?)
+        RecordBatch::try_new(runs_schema(), columns).map_err(|e| sqlx::Error::Decode(Box::new(e)))
     }
 }
 

@@ -11,7 +11,7 @@ fn help_lists_every_subcommand_with_its_purpose() {
     let o = bb(dir.path(), &["--help"]);
     assert!(o.status.success());
     let help = text(&o);
-    for cmd in ["ingest", "resample", "lake", "sql", "serve", "worker", "demo"] {
+    for cmd in ["ingest", "resample", "lake", "sql", "sql-server", "serve", "worker", "demo"] {
         assert!(help.lines().any(|l| l.trim_start().starts_with(cmd) && l.len() > cmd.len() + 10), "{cmd} in:\n{help}");
     }
 }

@@ -4,6 +4,7 @@ mod backtest;
 mod cli;
 mod http;
 mod jobs;
+mod sqlwire;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -45,6 +46,7 @@ pub struct FreshDatabase {
     admin: String,
 }
 
+#[allow(clippy::new_without_default)]
 impl FreshDatabase {
     pub fn new() -> Self {
         let admin = std::env::var("DATABASE_URL").expect("DATABASE_URL must point at a Postgres (scripts/test.sh starts one)");
