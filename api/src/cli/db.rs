@@ -1,4 +1,5 @@
-//! Where the API's Postgres is: `DATABASE_URL`, or a private cluster in `<data dir>/pg`.
+//! Where the API's Postgres is (`DATABASE_URL`, or a private cluster in `<data dir>/pg`), and the
+//! database and token options the services share.
 
 use std::path::Path;
 
@@ -14,4 +15,53 @@ pub fn database(data_dir: &Path, url: Option<&str>) -> anyhow::Result<(String, O
     cluster.ensure_database("blockbuilders")?;
     eprintln!("no DATABASE_URL: using the private PostgreSQL cluster in {} (port {})", dir.display(), cluster.port());
     Ok((cluster.url("blockbuilders"), Some(cluster)))
+}
+
+/// The database options of the services (`serve`, `worker`, `sql-server`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// Postgres URL (a private cluster in <data dir>/pg when unset).
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Do not apply pending migrations on start.
+    #[arg(long)]
+    pub no_migrate: bool,
+}
+
+impl DatabaseArgs {
+    /// Connects (starting the private cluster if need be) and applies pending migrations unless
+    /// told not to. Keep the cluster handle as long as the pool: dropping it stops the cluster.
+    pub async fn open(&self, data_dir: &Path) -> anyhow::Result<(sqlx::PgPool, Option<PrivateCluster>)> {
+        let (url, cluster) = database(data_dir, self.database_url.as_deref())?;
+        let pool = crate::db::connect(&url).await?;
+        if !self.no_migrate {
+            let n = crate::db::migrate(&pool).await?;
+            if n > 0 {
+                eprintln!("applied {n} migration(s)");
+            }
+        }
+        Ok((pool, cluster))
+    }
+}
+
+/// How API tokens are verified (the REST API and the SQL endpoint alike).
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArgs {
+    /// HS256 secret of the auth provider (Supabase's JWT secret).
+    #[arg(long, env = "BB_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// JWKS URL for ES256/RS256 tokens.
+    #[arg(long, env = "BB_JWKS_URL")]
+    pub jwks_url: Option<url::Url>,
+}
+
+impl TokenArgs {
+    /// The verifier; warns when nothing is configured (every token would be refused).
+    pub fn verifier(&self) -> crate::auth::jwt::Verifier {
+        let v = crate::auth::jwt::Verifier::new(self.jwt_secret.clone().map(secrecy::SecretString::from), self.jwks_url.clone());
+        if !v.configured() {
+            eprintln!("warning: neither BB_JWT_SECRET nor BB_JWKS_URL is set: every token will be refused");
+        }
+        v
+    }
 }

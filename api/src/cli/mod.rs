@@ -85,6 +85,13 @@ pub enum Command {
     Demo(demo::DemoArgs),
 }
 
+impl Command {
+    /// Whether the command runs until stopped (serve, worker, sql-server).
+    pub fn is_service(&self) -> bool {
+        matches!(self, Command::Serve(_) | Command::Worker(_) | Command::SqlServer(_))
+    }
+}
+
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {

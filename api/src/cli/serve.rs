@@ -8,7 +8,6 @@ use clap::Args;
 use secrecy::SecretString;
 
 use super::GlobalArgs;
-use crate::auth::jwt::Verifier;
 use crate::config::ApiConfig;
 use crate::http::{router, AppState};
 use crate::jobs::Worker;
@@ -18,18 +17,10 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "BB_ADDR", default_value = "127.0.0.1:8000")]
     pub addr: SocketAddr,
-    /// Postgres URL (a private cluster in <data dir>/pg when unset).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// Do not apply pending migrations on start.
-    #[arg(long)]
-    pub no_migrate: bool,
-    /// HS256 secret of the auth provider (Supabase's JWT secret).
-    #[arg(long, env = "BB_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
-    /// JWKS URL for ES256/RS256 tokens.
-    #[arg(long, env = "BB_JWKS_URL")]
-    pub jwks_url: Option<url::Url>,
+    #[command(flatten)]
+    pub database: super::db::DatabaseArgs,
+    #[command(flatten)]
+    pub tokens: super::db::TokenArgs,
     /// Allowed CORS origins, comma-separated.
     #[arg(long, env = "BB_CORS_ORIGINS", value_delimiter = ',', default_value = "http://localhost:3000")]
     pub cors_origins: Vec<String>,
@@ -49,26 +40,16 @@ impl ServeArgs {
             addr: self.addr,
             cors_origins: self.cors_origins.clone(),
             body_limit: self.body_limit,
-            jwt_secret: self.jwt_secret.clone().map(SecretString::from),
-            jwks_url: self.jwks_url.clone(),
+            jwt_secret: self.tokens.jwt_secret.clone().map(SecretString::from),
+            jwks_url: self.tokens.jwks_url.clone(),
         }
     }
 }
 
 pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let config = args.config();
-    let verifier = Verifier::new(config.jwt_secret.clone(), config.jwks_url.clone());
-    if !verifier.configured() {
-        eprintln!("warning: neither BB_JWT_SECRET nor BB_JWKS_URL is set: every authenticated request will be refused");
-    }
-    let (url, cluster) = super::db::database(&global.data_dir, args.database_url.as_deref())?;
-    let pool = crate::db::connect(&url).await?;
-    if !args.no_migrate {
-        let n = crate::db::migrate(&pool).await?;
-        if n > 0 {
-            eprintln!("applied {n} migration(s)");
-        }
-    }
+    let verifier = args.tokens.verifier();
+    let (pool, cluster) = args.database.open(&global.data_dir).await?;
     let worker_config = args.worker.config()?;
     let lake = global.open_lake()?;
     let state = AppState::new(pool.clone(), verifier, lake).await?;

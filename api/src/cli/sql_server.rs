@@ -6,10 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::Args;
-use secrecy::SecretString;
 
 use super::GlobalArgs;
-use crate::auth::jwt::Verifier;
 use crate::sqlwire::{Limits, SqlServer};
 
 #[derive(Debug, Args)]
@@ -20,18 +18,10 @@ pub struct SqlServerArgs {
     /// Address to listen on.
     #[arg(long, env = "BB_SQL_ADDR", default_value = "127.0.0.1:5433")]
     pub addr: SocketAddr,
-    /// Postgres URL of the API database (a private cluster in <data dir>/pg when unset).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// Do not apply pending migrations on start.
-    #[arg(long)]
-    pub no_migrate: bool,
-    /// HS256 secret of the auth provider (Supabase's JWT secret).
-    #[arg(long, env = "BB_JWT_SECRET", hide_env_values = true)]
-    pub jwt_secret: Option<String>,
-    /// JWKS URL for ES256/RS256 tokens.
-    #[arg(long, env = "BB_JWKS_URL")]
-    pub jwks_url: Option<url::Url>,
+    #[command(flatten)]
+    pub database: super::db::DatabaseArgs,
+    #[command(flatten)]
+    pub tokens: super::db::TokenArgs,
     /// Most rows one query may return; more is an error.
     #[arg(long, env = "BB_SQL_MAX_ROWS", default_value_t = 1_000_000)]
     pub max_rows: usize,
@@ -43,19 +33,9 @@ pub struct SqlServerArgs {
 pub async fn run(global: &GlobalArgs, args: SqlServerArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.query_timeout.is_finite() && args.query_timeout > 0.0, "--query-timeout must be a positive number of seconds");
     anyhow::ensure!(args.max_rows > 0, "--max-rows must be at least 1");
-    let verifier = Verifier::new(args.jwt_secret.clone().map(SecretString::from), args.jwks_url.clone());
-    if !verifier.configured() {
-        eprintln!("warning: neither BB_JWT_SECRET nor BB_JWKS_URL is set: every connection will be refused");
-    }
+    let verifier = args.tokens.verifier();
     let lake = global.open_lake()?;
-    let (url, cluster) = super::db::database(&global.data_dir, args.database_url.as_deref())?;
-    let pool = crate::db::connect(&url).await?;
-    if !args.no_migrate {
-        let n = crate::db::migrate(&pool).await?;
-        if n > 0 {
-            eprintln!("applied {n} migration(s)");
-        }
-    }
+    let (pool, cluster) = args.database.open(&global.data_dir).await?;
     let limits = Limits { max_rows: args.max_rows, timeout: Duration::from_secs_f64(args.query_timeout) };
     let server = SqlServer::new(pool.clone(), Arc::new(lake), Arc::new(verifier), limits);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;

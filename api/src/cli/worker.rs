@@ -42,12 +42,8 @@ impl WorkerArgs {
 
 #[derive(Debug, Args)]
 pub struct WorkerCmd {
-    /// Postgres URL (a private cluster in <data dir>/pg when unset).
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
-    pub database_url: Option<String>,
-    /// Do not apply pending migrations on start.
-    #[arg(long)]
-    pub no_migrate: bool,
+    #[command(flatten)]
+    pub database: super::db::DatabaseArgs,
     #[command(flatten)]
     pub worker: WorkerArgs,
 }
@@ -55,11 +51,7 @@ pub struct WorkerCmd {
 pub async fn run(global: &GlobalArgs, args: WorkerCmd) -> anyhow::Result<ExitCode> {
     let config = args.worker.config()?;
     let lake = global.open_lake()?;
-    let (url, cluster) = super::db::database(&global.data_dir, args.database_url.as_deref())?;
-    let pool = crate::db::connect(&url).await?;
-    if !args.no_migrate {
-        crate::db::migrate(&pool).await?;
-    }
+    let (pool, cluster) = args.database.open(&global.data_dir).await?;
     eprintln!("worker {} taking jobs (lease {:?}, lake {})", config.id, config.lease, lake.root());
     let worker = Worker { pool: pool.clone(), lake: Arc::new(lake), config };
     worker.run(super::serve::shutdown()).await?;

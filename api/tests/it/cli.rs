@@ -120,6 +120,7 @@ fn token_prints_only_the_token_and_serve_answers_with_it() {
         .env("BB_DATA_DIR", dir.path().join("data"))
         .env("DATABASE_URL", &database_url)
         .env("BB_JWT_SECRET", secret)
+        .env("BB_LOG", "warn")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();

@@ -209,6 +209,35 @@ async fn writes_bad_tokens_and_runaway_queries_are_refused(pool: PgPool) {
     assert_eq!(sqlstate(&e), "3D000", "{e}");
 }
 
+/// Starts `bb sql-server` on a free port over `database` with the lake in `dir`; returns the
+/// process and the host and port it announced.
+fn spawn_sql_server(dir: &Path, database: &str, secret: &str) -> (std::process::Child, String, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bb"))
+        .args(["sql-server", "--addr", "127.0.0.1:0"])
+        .current_dir(dir)
+        .env("BB_DATA_DIR", dir.join("data"))
+        .env("DATABASE_URL", database)
+        .env("BB_JWT_SECRET", secret)
+        .env("BB_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = std::io::BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("serving SQL on postgres://").map(|r| r.split('/').next().unwrap().to_string()))
+        .expect("bb sql-server announces its address");
+    let (host, port) = addr.split_once(':').unwrap();
+    (child, host.to_string(), port.to_string())
+}
+
+/// `bb token --email EMAIL` signed with `secret`.
+fn bb_token(secret: &str, email: &str) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_bb")).args(["token", "--email", email]).env("BB_JWT_SECRET", secret).output().unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 fn psql() -> std::path::PathBuf {
     let candidates = [api::pg::bin_dir().map(|d| d.join("psql")).unwrap_or_default(), "/usr/bin/psql".into()];
     candidates.into_iter().find(|p| p.exists()).expect("psql (the PostgreSQL client) is installed with the server binaries")
@@ -220,32 +249,13 @@ fn bb_sql_server_starts_on_an_empty_lake_and_psql_describes_its_tables() {
     let dir = tempfile::tempdir().unwrap();
     let secret = "wire-secret-wire-secret-wire-secret-wire";
     let started = std::time::Instant::now();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bb"))
-        .args(["sql-server", "--addr", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env("BB_DATA_DIR", dir.path().join("data"))
-        .env("DATABASE_URL", &db.url)
-        .env("BB_JWT_SECRET", secret)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::BufRead;
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("serving SQL on postgres://").map(|r| r.split('/').next().unwrap().to_string()))
-        .expect("bb sql-server announces its address");
+    let (mut child, host, port) = spawn_sql_server(dir.path(), &db.url, secret);
     eprintln!("bb sql-server accepted connections {:.2} s after start", started.elapsed().as_secs_f64());
-    let (host, port) = addr.split_once(':').unwrap();
-    let tok = String::from_utf8(
-        std::process::Command::new(env!("CARGO_BIN_EXE_bb")).args(["token", "--email", "ana@example.com"]).env("BB_JWT_SECRET", secret).output().unwrap().stdout,
-    )
-    .unwrap();
+    let tok = bb_token(secret, "ana@example.com");
     let conn = format!("host={host} port={port} dbname=blockbuilders user=ana@example.com");
     let out = std::process::Command::new(psql())
         .args([&conn, "-X", "-c", "\\dt", "-c", "\\d backtest_equity", "-c", "SELECT count(*) AS n FROM backtest_trades", "-c", "SELECT count(*) AS n FROM candles"])
-        .env("PGPASSWORD", tok.trim())
+        .env("PGPASSWORD", &tok)
         .output()
         .unwrap();
     let _ = child.kill();
@@ -266,39 +276,16 @@ fn the_notebooks_run_headless_against_a_demo_setup() {
     let o = bb_with(dir.path(), &["demo"], &[("DATABASE_URL", &db.url)]);
     assert!(o.status.success(), "{}", text(&o));
     let secret = "notebook-secret-notebook-secret-notebook";
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bb"))
-        .args(["sql-server", "--addr", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env("BB_DATA_DIR", dir.path().join("data"))
-        .env("DATABASE_URL", &db.url)
-        .env("BB_JWT_SECRET", secret)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::BufRead;
-    let addr = std::io::BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("serving SQL on postgres://").map(|r| r.split('/').next().unwrap().to_string()))
-        .expect("bb sql-server announces its address");
-    let (host, port) = addr.split_once(':').unwrap();
+    let (mut child, host, port) = spawn_sql_server(dir.path(), &db.url, secret);
     // the demo's user, whose runs the notebooks analyse
-    let tok = String::from_utf8(
-        std::process::Command::new(env!("CARGO_BIN_EXE_bb"))
-            .args(["token", "--email", "demo@blockbuilders.local", "--plan", "premium"])
-            .env("BB_JWT_SECRET", secret)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let tok = bb_token(secret, "demo@blockbuilders.local");
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let out = std::process::Command::new(root.join("scripts/notebooks.sh"))
         .arg(dir.path().join("executed"))
-        .env("BB_SQL_HOST", host)
-        .env("BB_SQL_PORT", port)
+        .env("BB_SQL_HOST", &host)
+        .env("BB_SQL_PORT", &port)
         .env("BB_SQL_USER", "demo@blockbuilders.local")
-        .env("BB_SQL_TOKEN", tok.trim())
+        .env("BB_SQL_TOKEN", &tok)
         .output()
         .unwrap();
     let _ = child.kill();

@@ -159,6 +159,15 @@ impl PartitionEvaluator for IndicatorEvaluator {
             Err(e) => return exec_err!("{e}"),
         };
         let columns: Vec<&Float64Array> = values.iter().map(|v| v.as_primitive::<Float64Type>()).collect();
+        if columns.iter().all(|c| c.null_count() == 0) {
+            // the common case: no NULL input, the whole partition in one batch call
+            let slices: Vec<&[f64]> = columns.iter().map(|c| &c.values()[..num_rows]).collect();
+            let (mut out, mut valid) = (Vec::new(), Vec::new());
+            state.update_batch(&slices, &mut out, &mut valid);
+            let nulls = arrow::buffer::NullBuffer::from(valid);
+            let nulls = (nulls.null_count() > 0).then_some(nulls);
+            return Ok(Arc::new(Float64Array::new(out.into(), nulls)));
+        }
         let mut inputs = vec![0.0; columns.len()];
         let out: Float64Array = (0..num_rows)
             .map(|r| {

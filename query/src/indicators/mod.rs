@@ -11,6 +11,7 @@
 //! skipped so the indicator starts at the first non-NULL bar, and a later NULL input yields a NULL
 //! output without calling `update`, leaving the state unchanged. `update` therefore never sees NaN.
 
+mod batch;
 mod catalog;
 mod window;
 
@@ -26,6 +27,17 @@ pub trait Indicator: Send + std::fmt::Debug {
     ///
     /// `inputs` holds one value per entry of the indicator's [`Spec::inputs`], in that order.
     fn update(&mut self, inputs: &[f64]) -> Option<f64>;
+
+    /// Feeds whole columns at once (no NULLs; one slice per input, all of one length) and appends
+    /// each bar's output to `values`, with `valid[i]` false (and `values[i]` 0) during warm-up.
+    ///
+    /// The same as calling [`update`](Indicator::update) bar by bar, but compiled once per
+    /// indicator with `update` inlined: one dynamic call per batch instead of one per bar.
+    /// Indicators whose hot path is a chain of fused multiply-adds override it with
+    /// [`batch::run_fused`] (see `batch.rs`).
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        batch::run_portable(self, columns, values, valid);
+    }
 }
 
 /// Description of one indicator output: its name, inputs, parameters and TA-Lib counterpart.

@@ -280,3 +280,27 @@ fn flat_input_gives_talib_neutral_values() {
     assert_eq!(flat("adx", &[14.0]), 0.0);
     assert_eq!(flat("mfi", &[14.0]), 0.0);
 }
+
+#[test]
+fn the_batch_path_equals_bar_by_bar_updates_bit_for_bit() {
+    let n = 400;
+    for s in specs() {
+        let rows: Vec<Vec<f64>> = (0..n).map(|i| inputs(s.name, i)).collect();
+        let columns: Vec<Vec<f64>> = (0..s.inputs.len()).map(|k| rows.iter().map(|r| r[k]).collect()).collect();
+        let slices: Vec<&[f64]> = columns.iter().map(|c| c.as_slice()).collect();
+        let mut one = build(s.name, &[]).unwrap();
+        let expected: Vec<Option<f64>> = rows.iter().map(|r| one.update(r)).collect();
+        // in uneven batches (state carries over), one shorter than most warm-ups
+        let (mut values, mut valid) = (Vec::new(), Vec::new());
+        let mut batched = build(s.name, &[]).unwrap();
+        for (from, to) in [(0, 7), (7, 150), (150, n)] {
+            let part: Vec<&[f64]> = slices.iter().map(|c| &c[from..to]).collect();
+            batched.update_batch(&part, &mut values, &mut valid);
+        }
+        let got: Vec<Option<f64>> = values.iter().zip(&valid).map(|(v, ok)| ok.then_some(*v)).collect();
+        assert_eq!(got.len(), n, "{}", s.name);
+        for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
+            assert!(a.map(f64::to_bits) == b.map(f64::to_bits), "{} bar {i}: batch {a:?}, update {b:?}", s.name);
+        }
+    }
+}

@@ -1,22 +1,24 @@
 //! Shared building blocks: a fixed-size history ring, sliding-window extremes, and TA-Lib's numeric helpers.
 
-use std::collections::VecDeque;
 
 /// TA-Lib's `TA_EPSILON` (ta_utility.h).
 pub(crate) const TA_EPSILON: f64 = 0.000_000_000_000_01;
 
 /// TA-Lib's `TA_IS_ZERO(v)`: strictly inside `(-TA_EPSILON, TA_EPSILON)`.
+#[inline]
 pub(crate) fn is_zero(v: f64) -> bool {
     -TA_EPSILON < v && v < TA_EPSILON
 }
 
 /// TA-Lib's `TA_IS_ZERO_SCALED(v, scale)`: `|v| <= TA_EPSILON * scale`.
+#[inline]
 pub(crate) fn is_zero_scaled(v: f64, scale: f64) -> bool {
     v.abs() <= TA_EPSILON * scale
 }
 
 /// TA-Lib's true range of a bar given the previous close, in TA-Lib's comparison order:
 /// start from high - low, then replace by |prev_close - high|, then by |prev_close - low|.
+#[inline]
 pub(crate) fn true_range(high: f64, low: f64, prev_close: f64) -> f64 {
     let mut greatest = high - low;
     let val2 = (prev_close - high).abs();
@@ -48,6 +50,7 @@ impl Ring {
         }
     }
 
+    #[inline]
     pub(crate) fn push(&mut self, value: f64) {
         self.buf[self.next] = value;
         self.next += 1;
@@ -60,15 +63,19 @@ impl Ring {
     }
 
     /// Number of values held (at most the capacity).
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// The value pushed `ago` pushes before the newest one (`ago == 0` is the newest).
+    #[inline]
     pub(crate) fn ago(&self, ago: usize) -> f64 {
         debug_assert!(ago < self.len, "ring read past its history");
         let cap = self.buf.len();
-        self.buf[(self.next + cap - 1 - ago) % cap]
+        // next < cap and ago < cap, so one conditional subtraction wraps (no division per read)
+        let i = self.next + cap - 1 - ago;
+        self.buf[if i >= cap { i - cap } else { i }]
     }
 
     /// The held values, oldest first.
@@ -77,14 +84,20 @@ impl Ring {
     }
 }
 
-/// Highest high and lowest low over the last `period` bars, via monotonic deques (O(1) amortised).
+/// Highest high and lowest low over the last `period` bars, as TA-Lib tracks them: the extreme
+/// and where it was, a rescan of the window only when that bar leaves it (O(1) amortised on
+/// market data, no allocation per bar).
 #[derive(Debug, Clone)]
 pub(crate) struct Extremes {
     period: u64,
     /// Index of the next bar to be pushed.
     bar: u64,
-    highs: VecDeque<(u64, f64)>,
-    lows: VecDeque<(u64, f64)>,
+    highs: Ring,
+    lows: Ring,
+    highest: f64,
+    highest_at: u64,
+    lowest: f64,
+    lowest_at: u64,
 }
 
 impl Extremes {
@@ -92,46 +105,62 @@ impl Extremes {
         Extremes {
             period: period as u64,
             bar: 0,
-            highs: VecDeque::new(),
-            lows: VecDeque::new(),
+            highs: Ring::new(period),
+            lows: Ring::new(period),
+            highest: f64::NEG_INFINITY,
+            highest_at: 0,
+            lowest: f64::INFINITY,
+            lowest_at: 0,
         }
     }
 
-    /// Adds a bar and drops the one that left the window.
+    /// The extreme of the window held by `ring` (its newest value is bar `newest`) and the bar it
+    /// is at, the latest one on ties; `better(a, b)` says whether `a` beats or ties `b`.
+    fn rescan(ring: &Ring, newest: u64, better: impl Fn(f64, f64) -> bool) -> (f64, u64) {
+        let (mut best, mut at) = (ring.ago(ring.len() - 1), newest + 1 - ring.len() as u64);
+        for ago in (0..ring.len() - 1).rev() {
+            let v = ring.ago(ago);
+            if better(v, best) {
+                best = v;
+                at = newest - ago as u64;
+            }
+        }
+        (best, at)
+    }
+
+    /// Adds a bar; the bar that left the window no longer counts.
+    #[inline]
     pub(crate) fn push(&mut self, high: f64, low: f64) {
         let i = self.bar;
         self.bar += 1;
-        while self.highs.back().is_some_and(|&(_, h)| h <= high) {
-            self.highs.pop_back();
-        }
-        self.highs.push_back((i, high));
-        while self.lows.back().is_some_and(|&(_, l)| l >= low) {
-            self.lows.pop_back();
-        }
-        self.lows.push_back((i, low));
+        self.highs.push(high);
+        self.lows.push(low);
         let first_in_window = self.bar.saturating_sub(self.period);
-        while self
-            .highs
-            .front()
-            .is_some_and(|&(j, _)| j < first_in_window)
-        {
-            self.highs.pop_front();
+        if i == 0 || self.highest_at < first_in_window {
+            (self.highest, self.highest_at) = Self::rescan(&self.highs, i, |a, b| a >= b);
+        } else if high >= self.highest {
+            (self.highest, self.highest_at) = (high, i);
         }
-        while self.lows.front().is_some_and(|&(j, _)| j < first_in_window) {
-            self.lows.pop_front();
+        if i == 0 || self.lowest_at < first_in_window {
+            (self.lowest, self.lowest_at) = Self::rescan(&self.lows, i, |a, b| a <= b);
+        } else if low <= self.lowest {
+            (self.lowest, self.lowest_at) = (low, i);
         }
     }
 
-    /// Whether a full window of `period` bars has been seen.
+    /// Whether `period` bars have been pushed.
+    #[inline]
     pub(crate) fn is_full(&self) -> bool {
         self.bar >= self.period
     }
 
+    #[inline]
     pub(crate) fn highest(&self) -> f64 {
-        self.highs.front().map_or(f64::NAN, |&(_, h)| h)
+        self.highest
     }
 
+    #[inline]
     pub(crate) fn lowest(&self) -> f64 {
-        self.lows.front().map_or(f64::NAN, |&(_, l)| l)
+        self.lowest
     }
 }

@@ -22,6 +22,7 @@ impl Dema {
     }
 
     /// Feeds one value; returns the DEMA after the warm-up.
+    #[inline]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         let e1 = self.ema1.step(x)?;
         let e2 = self.ema2.step(e1)?;
@@ -30,7 +31,11 @@ impl Dema {
 }
 
 impl Indicator for Dema {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
+    }
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        crate::indicators::batch::run_fused(self, columns, values, valid);
     }
 }

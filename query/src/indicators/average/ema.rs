@@ -30,6 +30,7 @@ impl Ema {
     }
 
     /// Feeds one value; returns the EMA once `period` values have been seen.
+    #[inline]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         if self.period == 1 {
             return Some(x);
@@ -50,7 +51,11 @@ impl Ema {
 }
 
 impl Indicator for Ema {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
+    }
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        crate::indicators::batch::run_fused(self, columns, values, valid);
     }
 }

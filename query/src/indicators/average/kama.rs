@@ -39,6 +39,7 @@ impl Kama {
     }
 
     /// Feeds one value; returns the KAMA from the `period + 1`-th value on.
+    #[inline]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         if self.period == 1 {
             return Some(x);
@@ -97,6 +98,7 @@ impl Kama {
 }
 
 impl Indicator for Kama {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

@@ -26,6 +26,7 @@ impl Sma {
     }
 
     /// Feeds one value; returns the average once `period` values have been seen.
+    #[inline]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         self.total += x;
@@ -39,6 +40,7 @@ impl Sma {
 }
 
 impl Indicator for Sma {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

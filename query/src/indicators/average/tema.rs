@@ -26,6 +26,7 @@ impl Tema {
     }
 
     /// Feeds one value; returns the TEMA after the warm-up.
+    #[inline]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         if self.copy {
             return Some(x);
@@ -38,7 +39,11 @@ impl Tema {
 }
 
 impl Indicator for Tema {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
+    }
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        crate::indicators::batch::run_fused(self, columns, values, valid);
     }
 }

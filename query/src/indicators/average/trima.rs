@@ -46,6 +46,7 @@ impl Trima {
     }
 
     /// Feeds one value; returns the TRIMA once `period` values have been seen.
+    #[inline]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         if !self.primed {
@@ -97,6 +98,7 @@ impl Trima {
 }
 
 impl Indicator for Trima {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

@@ -36,6 +36,7 @@ impl Wma {
     }
 
     /// Feeds one value; returns the WMA once `period` values have been seen.
+    #[inline]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         if self.period == 1 {
             return Some(x);
@@ -72,6 +73,7 @@ impl Wma {
 }
 
 impl Indicator for Wma {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

@@ -31,6 +31,7 @@ impl Cmo {
     }
 
     /// Feeds one value; returns the CMO from the `period + 1`-th value on.
+    #[inline]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         self.seen += 1;
         if self.seen == 1 {
@@ -65,6 +66,7 @@ impl Cmo {
 }
 
 impl Indicator for Cmo {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

@@ -21,6 +21,7 @@ impl Mom {
     }
 
     /// Feeds one value; returns the momentum from the `period + 1`-th value on.
+    #[inline]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         if self.window.len() <= self.period {
@@ -31,7 +32,27 @@ impl Mom {
 }
 
 impl Indicator for Mom {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
+    }
+
+    /// Once `period` bars of the batch are in, `x[i] - x[i - period]` reads the batch itself: a
+    /// loop the compiler vectorises. The ring then takes the batch's tail, as `step` would leave it.
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        let x = columns[0];
+        let (n, p) = (x.len(), self.period);
+        for &v in &x[..n.min(p)] {
+            let out = self.step(v);
+            values.push(out.unwrap_or(0.0));
+            valid.push(out.is_some());
+        }
+        if n > p {
+            values.extend(x[p..].iter().zip(&x[..n - p]).map(|(now, then)| now - then));
+            valid.resize(valid.len() + (n - p), true);
+            for &v in &x[n - (p + 1).min(n)..] {
+                self.window.push(v);
+            }
+        }
     }
 }

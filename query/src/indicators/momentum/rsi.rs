@@ -32,6 +32,7 @@ impl Rsi {
     }
 
     /// Feeds one value; returns the RSI from the `period + 1`-th value on.
+    #[inline]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         self.seen += 1;
         if self.seen == 1 {
@@ -66,6 +67,7 @@ impl Rsi {
 }
 
 impl Indicator for Rsi {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

@@ -28,6 +28,7 @@ impl StochCore {
 
     /// Returns `(slow %K, slow %D)` once both exist: TA-Lib starts both outputs on the same bar,
     /// after a lookback of `(fastk - 1) + (slowk - 1) + (slowd - 1)`.
+    #[inline]
     fn step(&mut self, high: f64, low: f64, close: f64) -> Option<(f64, f64)> {
         self.extremes.push(high, low);
         if !self.extremes.is_full() {
@@ -59,6 +60,7 @@ impl StochK {
 }
 
 impl Indicator for StochK {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0], inputs[1], inputs[2]).map(|(k, _)| k)
     }
@@ -77,6 +79,7 @@ impl StochD {
 }
 
 impl Indicator for StochD {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0], inputs[1], inputs[2]).map(|(_, d)| d)
     }

@@ -20,6 +20,7 @@ impl Willr {
     }
 
     /// Feeds one bar; returns %R once `period` bars have been seen.
+    #[inline]
     pub fn step(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         self.extremes.push(high, low);
         if !self.extremes.is_full() {
@@ -37,6 +38,7 @@ impl Willr {
 }
 
 impl Indicator for Willr {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0], inputs[1], inputs[2])
     }

@@ -44,6 +44,7 @@ impl Adx {
     }
 
     /// Feeds one bar; returns the ADX from bar `2 * period` on.
+    #[inline]
     pub fn step(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         self.seen += 1;
         if self.seen == 1 {
@@ -106,6 +107,7 @@ impl Adx {
 }
 
 impl Indicator for Adx {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0], inputs[1], inputs[2])
     }

@@ -56,6 +56,7 @@ impl MacdCore {
     }
 
     /// Returns `(macd, signal, hist)` after the warm-up.
+    #[inline]
     fn step(&mut self, x: f64) -> Option<(f64, f64, f64)> {
         self.seen += 1;
         let n = self.seen;
@@ -104,8 +105,12 @@ impl Macd {
 }
 
 impl Indicator for Macd {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(m, _, _)| m)
+    }
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        crate::indicators::batch::run_fused(self, columns, values, valid);
     }
 }
 
@@ -121,8 +126,12 @@ impl MacdSignal {
 }
 
 impl Indicator for MacdSignal {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(_, s, _)| s)
+    }
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        crate::indicators::batch::run_fused(self, columns, values, valid);
     }
 }
 
@@ -138,7 +147,11 @@ impl MacdHist {
 }
 
 impl Indicator for MacdHist {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(_, _, h)| h)
+    }
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        crate::indicators::batch::run_fused(self, columns, values, valid);
     }
 }

@@ -34,6 +34,7 @@ impl AtrCore {
     }
 
     /// Feeds one bar; returns the ATR from bar `period + 1` on.
+    #[inline]
     pub(crate) fn step(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         self.seen += 1;
         let prev_close = self.prev_close;
@@ -69,6 +70,7 @@ impl Atr {
 }
 
 impl Indicator for Atr {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0], inputs[1], inputs[2])
     }

@@ -25,6 +25,7 @@ impl BandsCore {
     }
 
     /// Returns `(upper, middle, lower)` once `period` values have been seen.
+    #[inline]
     fn step(&mut self, x: f64) -> Option<(f64, f64, f64)> {
         let middle = self.sma.step(x);
         let variance = self.variance.step(x)?;
@@ -61,6 +62,7 @@ impl BbUpper {
 }
 
 impl Indicator for BbUpper {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(u, _, _)| u)
     }
@@ -78,6 +80,7 @@ impl BbMiddle {
 }
 
 impl Indicator for BbMiddle {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(_, m, _)| m)
     }
@@ -96,6 +99,7 @@ impl BbLower {
 }
 
 impl Indicator for BbLower {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(_, _, l)| l)
     }

@@ -22,6 +22,7 @@ impl Natr {
     }
 
     /// Feeds one bar; returns the NATR from bar `period + 1` on.
+    #[inline]
     pub fn step(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         let atr = self.atr.step(high, low, close)?;
         if !self.normalize {
@@ -36,6 +37,7 @@ impl Natr {
 }
 
 impl Indicator for Natr {
+    #[inline]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0], inputs[1], inputs[2])
     }

@@ -1,0 +1,82 @@
+//! The batch loop behind [`Indicator::update_batch`](super::Indicator::update_batch): every bar
+//! of whole columns through one indicator, its `update` inlined.
+//!
+//! The indicators fuse their multiply-adds as TA-Lib 0.8 does (`f64::mul_add`). Without the
+//! `fma` target feature that is a call into libm per multiply-add, which measured 1.5–2 ns per
+//! bar (EMA ran at 330 M bars/s against TA-Lib's 550 M). For the indicators whose hot path is a
+//! chain of them (EMA, DEMA, TEMA, MACD) [`run_fused`] compiles the loop a second time with the
+//! feature enabled and picks it at run time on x86-64 CPUs that have FMA; the results are the same
+//! bits (a fused multiply-add is exactly rounded either way). For the others the FMA build
+//! measured no faster or slower (STDDEV, NATR, KAMA), so they keep [`run_portable`].
+#![allow(unsafe_code)]
+
+use super::Indicator;
+
+/// [`run_portable`], with the FMA instructions when the CPU has them.
+pub(crate) fn run_fused<I: Indicator + ?Sized>(ind: &mut I, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") {
+        // SAFETY: `run_fma` only needs the FMA instructions, which this CPU has (checked above).
+        unsafe { run_fma(ind, columns, values, valid) };
+        return;
+    }
+    run_portable(ind, columns, values, valid);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma")]
+unsafe fn run_fma<I: Indicator + ?Sized>(ind: &mut I, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+    run_portable(ind, columns, values, valid);
+}
+
+/// Runs `ind` over `columns` (one slice per input, equal lengths, no NaN), appending outputs.
+/// One loop per input count, so each bar's inputs are a fixed-size array (no per-bar bounds
+/// checks). Plain loops, no closures: a closure would be compiled apart from [`run_fused`]'s
+/// target features.
+#[inline(always)]
+pub(crate) fn run_portable<I: Indicator + ?Sized>(ind: &mut I, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+    let n = columns.iter().map(|c| c.len()).min().unwrap_or(0);
+    values.reserve(n);
+    valid.reserve(n);
+    macro_rules! emit {
+        ($out:expr) => {{
+            let out = $out;
+            values.push(out.unwrap_or(0.0));
+            valid.push(out.is_some());
+        }};
+    }
+    match *columns {
+        [a] => {
+            for &x in &a[..n] {
+                emit!(ind.update(&[x]));
+            }
+        }
+        [a, b] => {
+            let (a, b) = (&a[..n], &b[..n]);
+            for i in 0..n {
+                emit!(ind.update(&[a[i], b[i]]));
+            }
+        }
+        [a, b, c] => {
+            let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+            for i in 0..n {
+                emit!(ind.update(&[a[i], b[i], c[i]]));
+            }
+        }
+        [a, b, c, d] => {
+            let (a, b, c, d) = (&a[..n], &b[..n], &c[..n], &d[..n]);
+            for i in 0..n {
+                emit!(ind.update(&[a[i], b[i], c[i], d[i]]));
+            }
+        }
+        _ => {
+            let mut row = vec![0.0; columns.len()];
+            for i in 0..n {
+                for (slot, c) in row.iter_mut().zip(columns) {
+                    *slot = c[i];
+                }
+                emit!(ind.update(&row));
+            }
+        }
+    }
+}
