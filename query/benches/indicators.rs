@@ -59,7 +59,9 @@ fn main() {
 
     println!("{n} rows (filimonov BTC_USDT-1m × {COPIES}), default parameters");
     println!("{:<12} {:>9} {:>13} {:>9} {:>13} {:>9} {:>13}", "indicator", "sql ms", "sql rows/s", "sorted ms", "sorted rows/s", "bare ms", "bare rows/s");
-    for spec in query::indicators::specs() {
+    // BB_BENCH_ONLY=willr,atr limits the run to those indicators (for profiling)
+    let only: Option<Vec<String>> = std::env::var("BB_BENCH_ONLY").ok().map(|v| v.split(',').map(str::to_string).collect());
+    for spec in query::indicators::specs().iter().filter(|s| only.as_ref().is_none_or(|o| o.iter().any(|n| n == s.name))) {
         let args: Vec<&str> = spec.inputs.iter().map(|i| if *i == "source" { "close" } else { i }).collect();
         let time_sql = |table: &str| {
             let sql = format!("SELECT {}({}) OVER (ORDER BY t) FROM {table}", spec.name, args.join(", "));

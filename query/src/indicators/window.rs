@@ -148,6 +148,19 @@ impl Extremes {
         }
     }
 
+    /// The window's length in bars.
+    pub(crate) fn period(&self) -> usize {
+        self.period as usize
+    }
+
+    /// Starts over holding just these bars (oldest first): the state after pushing them.
+    pub(crate) fn reset_to(&mut self, highs: &[f64], lows: &[f64]) {
+        *self = Extremes::new(self.period as usize);
+        for (&h, &l) in highs.iter().zip(lows) {
+            self.push(h, l);
+        }
+    }
+
     /// Whether `period` bars have been pushed.
     #[inline]
     pub(crate) fn is_full(&self) -> bool {

@@ -22,7 +22,7 @@ impl Dema {
     }
 
     /// Feeds one value; returns the DEMA after the warm-up.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         let e1 = self.ema1.step(x)?;
         let e2 = self.ema2.step(e1)?;
@@ -31,7 +31,7 @@ impl Dema {
 }
 
 impl Indicator for Dema {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

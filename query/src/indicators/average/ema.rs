@@ -30,7 +30,7 @@ impl Ema {
     }
 
     /// Feeds one value; returns the EMA once `period` values have been seen.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         if self.period == 1 {
             return Some(x);
@@ -51,7 +51,7 @@ impl Ema {
 }
 
 impl Indicator for Ema {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

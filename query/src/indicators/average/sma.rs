@@ -26,7 +26,7 @@ impl Sma {
     }
 
     /// Feeds one value; returns the average once `period` values have been seen.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         self.total += x;
@@ -40,7 +40,7 @@ impl Sma {
 }
 
 impl Indicator for Sma {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

@@ -26,7 +26,7 @@ impl Tema {
     }
 
     /// Feeds one value; returns the TEMA after the warm-up.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         if self.copy {
             return Some(x);
@@ -39,7 +39,7 @@ impl Tema {
 }
 
 impl Indicator for Tema {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

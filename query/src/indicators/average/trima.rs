@@ -46,7 +46,7 @@ impl Trima {
     }
 
     /// Feeds one value; returns the TRIMA once `period` values have been seen.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         if !self.primed {
@@ -98,7 +98,7 @@ impl Trima {
 }
 
 impl Indicator for Trima {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

@@ -36,7 +36,7 @@ impl Wma {
     }
 
     /// Feeds one value; returns the WMA once `period` values have been seen.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         if self.period == 1 {
             return Some(x);
@@ -73,7 +73,7 @@ impl Wma {
 }
 
 impl Indicator for Wma {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

@@ -30,7 +30,7 @@ impl Cci {
     }
 
     /// Feeds one bar; returns the CCI once `period` bars have been seen.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         let last = (high + low + close) / 3.0;
         self.slots[self.next_slot] = last;
@@ -64,7 +64,7 @@ impl Cci {
 }
 
 impl Indicator for Cci {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0], inputs[1], inputs[2])
     }

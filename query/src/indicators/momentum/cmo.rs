@@ -31,7 +31,7 @@ impl Cmo {
     }
 
     /// Feeds one value; returns the CMO from the `period + 1`-th value on.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         self.seen += 1;
         if self.seen == 1 {
@@ -46,11 +46,10 @@ impl Cmo {
             self.prev_loss *= keep;
             self.prev_gain *= keep;
         }
-        if change < 0.0 {
-            self.prev_loss -= change;
-        } else {
-            self.prev_gain += change;
-        }
+        // branch-free (price changes flip sign unpredictably); the same bits as adding to one side
+        let falling = change < 0.0;
+        self.prev_loss += if falling { -change } else { 0.0 };
+        self.prev_gain += if falling { 0.0 } else { change };
         if self.seen <= self.period {
             return None;
         }
@@ -66,7 +65,7 @@ impl Cmo {
 }
 
 impl Indicator for Cmo {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

@@ -21,7 +21,7 @@ impl Mom {
     }
 
     /// Feeds one value; returns the momentum from the `period + 1`-th value on.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         if self.window.len() <= self.period {
@@ -32,7 +32,7 @@ impl Mom {
 }
 
 impl Indicator for Mom {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

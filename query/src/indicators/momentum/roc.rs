@@ -22,7 +22,7 @@ impl Roc {
     }
 
     /// Feeds one value; returns the ROC from the `period + 1`-th value on.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         self.window.push(x);
         if self.window.len() <= self.period {
@@ -38,7 +38,7 @@ impl Roc {
 }
 
 impl Indicator for Roc {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

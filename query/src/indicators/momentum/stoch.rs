@@ -60,7 +60,7 @@ impl StochK {
 }
 
 impl Indicator for StochK {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0], inputs[1], inputs[2]).map(|(k, _)| k)
     }
@@ -79,7 +79,7 @@ impl StochD {
 }
 
 impl Indicator for StochD {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0], inputs[1], inputs[2]).map(|(_, d)| d)
     }

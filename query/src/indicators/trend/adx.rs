@@ -44,7 +44,7 @@ impl Adx {
     }
 
     /// Feeds one bar; returns the ADX from bar `2 * period` on.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         self.seen += 1;
         if self.seen == 1 {
@@ -66,11 +66,12 @@ impl Adx {
             self.prev_plus_dm -= self.prev_plus_dm / period;
         }
         // At most one side moves: the larger positive move (none on a tie).
-        if diff_m > 0.0 && diff_p < diff_m {
-            self.prev_minus_dm += diff_m;
-        } else if diff_p > 0.0 && diff_p > diff_m {
-            self.prev_plus_dm += diff_p;
-        }
+        // Branch-free (the side flips unpredictably bar to bar); adding 0.0 to the other side
+        // leaves its bits unchanged (it is never -0.0).
+        let minus = diff_m > 0.0 && diff_p < diff_m;
+        let plus = !minus && diff_p > 0.0 && diff_p > diff_m;
+        self.prev_minus_dm += if minus { diff_m } else { 0.0 };
+        self.prev_plus_dm += if plus { diff_p } else { 0.0 };
         if self.seen <= self.period {
             self.prev_tr += tr;
             return None;
@@ -107,7 +108,7 @@ impl Adx {
 }
 
 impl Indicator for Adx {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0], inputs[1], inputs[2])
     }

@@ -105,7 +105,7 @@ impl Macd {
 }
 
 impl Indicator for Macd {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(m, _, _)| m)
     }
@@ -126,7 +126,7 @@ impl MacdSignal {
 }
 
 impl Indicator for MacdSignal {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(_, s, _)| s)
     }
@@ -147,7 +147,7 @@ impl MacdHist {
 }
 
 impl Indicator for MacdHist {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(_, _, h)| h)
     }

@@ -17,7 +17,7 @@ impl PlusDi {
 }
 
 impl Indicator for PlusDi {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0], inputs[1], inputs[2])
     }

@@ -34,7 +34,7 @@ impl AtrCore {
     }
 
     /// Feeds one bar; returns the ATR from bar `period + 1` on.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn step(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         self.seen += 1;
         let prev_close = self.prev_close;
@@ -70,8 +70,11 @@ impl Atr {
 }
 
 impl Indicator for Atr {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0], inputs[1], inputs[2])
+    }
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        crate::indicators::batch::run_fused(self, columns, values, valid);
     }
 }

@@ -62,7 +62,7 @@ impl BbUpper {
 }
 
 impl Indicator for BbUpper {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(u, _, _)| u)
     }
@@ -80,7 +80,7 @@ impl BbMiddle {
 }
 
 impl Indicator for BbMiddle {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(_, m, _)| m)
     }
@@ -99,7 +99,7 @@ impl BbLower {
 }
 
 impl Indicator for BbLower {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(_, _, l)| l)
     }

@@ -22,7 +22,7 @@ impl Natr {
     }
 
     /// Feeds one bar; returns the NATR from bar `period + 1` on.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         let atr = self.atr.step(high, low, close)?;
         if !self.normalize {
@@ -37,8 +37,11 @@ impl Natr {
 }
 
 impl Indicator for Natr {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0], inputs[1], inputs[2])
+    }
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        crate::indicators::batch::run_fused(self, columns, values, valid);
     }
 }

@@ -35,7 +35,7 @@ impl Variance {
     }
 
     /// Feeds one value; returns the population variance once `period` values have been seen.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn step(&mut self, x: f64) -> Option<f64> {
         if self.window.len() == 0 {
             self.shift = x;
@@ -115,7 +115,7 @@ impl StdDev {
     }
 
     /// Feeds one value; returns the deviation once `period` values have been seen.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, x: f64) -> Option<f64> {
         let variance = self.variance.step(x)?;
         Some(if self.nbdev != 1.0 {
@@ -127,7 +127,7 @@ impl StdDev {
 }
 
 impl Indicator for StdDev {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }

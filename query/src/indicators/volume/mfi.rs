@@ -41,7 +41,7 @@ impl Mfi {
     }
 
     /// Feeds one bar; returns the MFI from bar `period + 1` on.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, high: f64, low: f64, close: f64, volume: f64) -> Option<f64> {
         let tp = (high + low + close) / 3.0;
         self.seen += 1;
@@ -102,7 +102,7 @@ impl Mfi {
 }
 
 impl Indicator for Mfi {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0], inputs[1], inputs[2], inputs[3])
     }

@@ -19,7 +19,7 @@ impl Obv {
     }
 
     /// Feeds one bar; returns the running OBV.
-    #[inline]
+    #[inline(always)]
     pub fn step(&mut self, value: f64, volume: f64) -> f64 {
         if !self.started {
             self.started = true;
@@ -35,7 +35,7 @@ impl Obv {
 }
 
 impl Indicator for Obv {
-    #[inline]
+    #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         Some(self.step(inputs[0], inputs[1]))
     }
