@@ -102,4 +102,43 @@ impl Indicator for Trima {
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }
+
+    /// Past the first `period` bars of the batch (which go through `step`), the bars leaving the
+    /// window and the halves are read from the input slice instead of the ring; same operations
+    /// in the same order, so the same bits. The ring then takes the batch's last `period + 1` values.
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        let x = columns[0];
+        let (n, p, half) = (x.len(), self.period, self.half);
+        if n <= p {
+            return crate::indicators::batch::run_portable(self, columns, values, valid);
+        }
+        crate::indicators::batch::run_portable(self, &[&x[..p]], values, valid);
+        let start = values.len();
+        values.resize(start + (n - p), 0.0);
+        valid.resize(start + (n - p), true);
+        let out = &mut values[start..];
+        let (odd, factor) = (p % 2 == 1, self.factor);
+        let (mut num, mut num_sub, mut num_add) = (self.numerator, self.numerator_sub, self.numerator_add);
+        for i in p..n {
+            let v = x[i];
+            num -= num_sub;
+            num_sub -= x[i - p];
+            let middle = x[i - half];
+            num_sub += middle;
+            if odd {
+                num += num_add;
+                num_add -= middle;
+            } else {
+                num_add -= middle;
+                num += num_add;
+            }
+            num_add += v;
+            num += v;
+            out[i - p] = num * factor;
+        }
+        (self.numerator, self.numerator_sub, self.numerator_add) = (num, num_sub, num_add);
+        for &v in &x[n - (p + 1)..] {
+            self.window.push(v);
+        }
+    }
 }

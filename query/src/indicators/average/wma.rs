@@ -77,4 +77,46 @@ impl Indicator for Wma {
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }
+
+    /// Past the first `period` bars of the batch (which go through `step`), the trailing value
+    /// and the periodic re-anchoring read the input slice instead of the ring; same operations in
+    /// the same order, so the same bits. The ring then takes the batch's last `period` values.
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        let x = columns[0];
+        let (n, p) = (x.len(), self.period);
+        if p == 1 || n <= p {
+            return crate::indicators::batch::run_portable(self, columns, values, valid);
+        }
+        crate::indicators::batch::run_portable(self, &[&x[..p]], values, valid);
+        let start = values.len();
+        values.resize(start + (n - p), 0.0);
+        valid.resize(start + (n - p), true);
+        let out = &mut values[start..];
+        let (weight, divider) = (p as f64, self.divider);
+        let (mut sub, mut sum, mut since, mut trailing) = (self.period_sub, self.period_sum, self.bars_since_reseed, self.trailing_value);
+        for i in p..n {
+            let v = x[i];
+            sub += v;
+            sub -= trailing;
+            sum += v * weight;
+            since -= 1;
+            if since == 0 {
+                since = 8 * p;
+                let (mut s1, mut s2) = (0.0, 0.0);
+                for (w, &y) in x[i + 1 - p..=i].iter().enumerate() {
+                    s1 += y;
+                    s2 += y * (w + 1) as f64;
+                }
+                sub = s1;
+                sum = s2;
+            }
+            trailing = x[i + 1 - p];
+            out[i - p] = sum / divider;
+            sum -= sub;
+        }
+        (self.period_sub, self.period_sum, self.bars_since_reseed, self.trailing_value) = (sub, sum, since, trailing);
+        for &v in &x[n - p..] {
+            self.window.push(v);
+        }
+    }
 }
