@@ -83,3 +83,27 @@ pub(crate) fn run_portable<I: Indicator + ?Sized>(ind: &mut I, columns: &[&[f64]
         }
     }
 }
+
+/// The prologue of the slice-reading batch paths (MOM, WMA, TRIMA, WILLR): the first `head` bars
+/// (those whose window reaches back before this batch) go through `update`; the remaining bars get
+/// a pre-sized tail of `values`, marked valid, which is returned for the caller to fill. `None`
+/// when every bar was in the head.
+pub(crate) fn head_then_tail<'a, I: Indicator + ?Sized>(
+    ind: &mut I,
+    columns: &[&[f64]],
+    head: usize,
+    values: &'a mut Vec<f64>,
+    valid: &mut Vec<bool>,
+) -> Option<&'a mut [f64]> {
+    let n = columns.iter().map(|c| c.len()).min().unwrap_or(0);
+    let head = head.min(n);
+    let firsts: Vec<&[f64]> = columns.iter().map(|c| &c[..head]).collect();
+    run_portable(ind, &firsts, values, valid);
+    if head == n {
+        return None;
+    }
+    let start = values.len();
+    values.resize(start + (n - head), 0.0);
+    valid.resize(start + (n - head), true);
+    Some(&mut values[start..])
+}

@@ -109,14 +109,7 @@ impl Indicator for Trima {
     fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
         let x = columns[0];
         let (n, p, half) = (x.len(), self.period, self.half);
-        if n <= p {
-            return crate::indicators::batch::run_portable(self, columns, values, valid);
-        }
-        crate::indicators::batch::run_portable(self, &[&x[..p]], values, valid);
-        let start = values.len();
-        values.resize(start + (n - p), 0.0);
-        valid.resize(start + (n - p), true);
-        let out = &mut values[start..];
+        let Some(out) = crate::indicators::batch::head_then_tail(self, columns, p, values, valid) else { return };
         let (odd, factor) = (p % 2 == 1, self.factor);
         let (mut num, mut num_sub, mut num_add) = (self.numerator, self.numerator_sub, self.numerator_add);
         for i in p..n {

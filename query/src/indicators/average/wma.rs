@@ -84,14 +84,10 @@ impl Indicator for Wma {
     fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
         let x = columns[0];
         let (n, p) = (x.len(), self.period);
-        if p == 1 || n <= p {
+        if p == 1 {
             return crate::indicators::batch::run_portable(self, columns, values, valid);
         }
-        crate::indicators::batch::run_portable(self, &[&x[..p]], values, valid);
-        let start = values.len();
-        values.resize(start + (n - p), 0.0);
-        valid.resize(start + (n - p), true);
-        let out = &mut values[start..];
+        let Some(out) = crate::indicators::batch::head_then_tail(self, columns, p, values, valid) else { return };
         let (weight, divider) = (p as f64, self.divider);
         let (mut sub, mut sum, mut since, mut trailing) = (self.period_sub, self.period_sum, self.bars_since_reseed, self.trailing_value);
         for i in p..n {

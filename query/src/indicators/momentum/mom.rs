@@ -42,14 +42,10 @@ impl Indicator for Mom {
     fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
         let x = columns[0];
         let (n, p) = (x.len(), self.period);
-        for &v in &x[..n.min(p)] {
-            let out = self.step(v);
-            values.push(out.unwrap_or(0.0));
-            valid.push(out.is_some());
-        }
-        if n > p {
-            values.extend(x[p..].iter().zip(&x[..n - p]).map(|(now, then)| now - then));
-            valid.resize(valid.len() + (n - p), true);
+        if let Some(out) = crate::indicators::batch::head_then_tail(self, columns, p, values, valid) {
+            for (o, (now, then)) in out.iter_mut().zip(x[p..].iter().zip(&x[..n - p])) {
+                *o = now - then;
+            }
             for &v in &x[n - (p + 1).min(n)..] {
                 self.window.push(v);
             }

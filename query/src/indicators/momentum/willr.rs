@@ -55,20 +55,8 @@ impl Indicator for Willr {
         let (high, low, close) = (columns[0], columns[1], columns[2]);
         let n = high.len().min(low.len()).min(close.len());
         let p = self.extremes.period();
-        let head = n.min(p - 1);
-        for i in 0..head {
-            let out = self.step(high[i], low[i], close[i]);
-            values.push(out.unwrap_or(0.0));
-            valid.push(out.is_some());
-        }
-        if n < p {
-            return;
-        }
+        let Some(out) = crate::indicators::batch::head_then_tail(self, columns, p - 1, values, valid) else { return };
         let (mut highest, mut highest_at, mut lowest, mut lowest_at) = (f64::NEG_INFINITY, 0, f64::INFINITY, 0);
-        let start = values.len();
-        values.resize(start + (n + 1 - p), 0.0);
-        valid.resize(start + (n + 1 - p), true);
-        let out = &mut values[start..];
         for i in p - 1..n {
             let first = i + 1 - p;
             if i == p - 1 || highest_at < first {
