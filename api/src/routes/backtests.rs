@@ -27,7 +27,7 @@ use crate::events::Kind;
 use crate::http::json::ApiJson;
 use crate::http::AppState;
 use crate::jobs::backtest::{param_values, params_for};
-use crate::routes::strategies::{parse_cursor, Page};
+use crate::routes::strategies::{keyset_cursor, parse_cursor, Page};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -208,14 +208,8 @@ pub async fn list(State(state): State<AppState>, user: AuthUser, Query(q): Query
         }
     }
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    let mut items = db::list(&state.pool, Some(user.id()), q.strategy_id, q.status.as_deref(), after, n + 1).await?;
-    let next_cursor = if items.len() as i64 > n {
-        items.truncate(n as usize);
-        items.last().map(|r| format!("{}_{}", r.created_at.timestamp_micros(), r.id))
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_cursor }))
+    let items = db::list(&state.pool, Some(user.id()), q.strategy_id, q.status.as_deref(), after, n + 1).await?;
+    Ok(Json(Page::from_overfetch(items, n, |r| keyset_cursor(r.created_at, r.id))))
 }
 
 /// A run: its status and progress, and once succeeded its metrics and anomaly flags.
@@ -325,13 +319,7 @@ pub async fn trades(State(state): State<AppState>, user: AuthUser, Path(id): Pat
             });
         }
     }
-    let next_cursor = if items.len() as i64 > n {
-        items.truncate(n as usize);
-        items.last().map(|t| t.trade_no.to_string())
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_cursor }))
+    Ok(Json(Page::from_overfetch(items, n, |t| t.trade_no.to_string())))
 }
 
 /// One point of an equity curve.
@@ -368,14 +356,9 @@ pub async fn equity(State(state): State<AppState>, user: AuthUser, Path(id): Pat
     succeeded(&run)?;
     let (combo, n) = (combo_of(&run, q.combo)?, limit(q.limit, 1000, 10_000)?);
     let series = equity_series(&state, &[(id, combo)], q.cursor, Some(n + 1)).await?;
-    let mut points = series.into_values().next().unwrap_or_default();
-    let next_cursor = if points.len() as i64 > n {
-        points.truncate(n as usize);
-        points.last().map(|p| p.0.to_string())
-    } else {
-        None
-    };
-    Ok(Json(Page { items: points.into_iter().map(|(t, e)| EquityPoint { time: iso_us(t), equity: e }).collect(), next_cursor }))
+    let page = Page::from_overfetch(series.into_values().next().unwrap_or_default(), n, |p| p.0.to_string());
+    let items = page.items.into_iter().map(|(t, e)| EquityPoint { time: iso_us(t), equity: e }).collect();
+    Ok(Json(Page { items, next_cursor: page.next_cursor }))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -64,14 +64,8 @@ pub async fn list(State(state): State<AppState>, user: AuthUser, Query(q): Query
         return Err(ApiError::BadRequest("limit must be 1 to 100".into()));
     }
     let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    let mut items = db::list(&state.pool, user.id(), q.unread.unwrap_or(false), after, n + 1).await?;
-    let next_cursor = if items.len() as i64 > n {
-        items.truncate(n as usize);
-        items.last().map(cursor_of)
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_cursor }))
+    let items = db::list(&state.pool, user.id(), q.unread.unwrap_or(false), after, n + 1).await?;
+    Ok(Json(Page::from_overfetch(items, n, cursor_of)))
 }
 
 /// `{"unread": n}`.

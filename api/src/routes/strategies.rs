@@ -32,6 +32,20 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// The page of `items` fetched with `limit + 1` rows: a row beyond `limit` means there is a
+    /// next page, whose cursor is `cursor` of the page's last item.
+    pub fn from_overfetch(mut items: Vec<T>, limit: i64, cursor: impl Fn(&T) -> String) -> Self {
+        let next_cursor = if items.len() as i64 > limit {
+            items.truncate(limit as usize);
+            items.last().map(cursor)
+        } else {
+            None
+        };
+        Page { items, next_cursor }
+    }
+}
+
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateStrategy {
@@ -128,8 +142,9 @@ pub fn slugify(title: &str) -> String {
     if slug.is_empty() { "strategy".into() } else { slug }
 }
 
-fn cursor_of(s: &Strategy) -> String {
-    format!("{}_{}", s.created_at.timestamp_micros(), s.id)
+/// A `<created_at µs>_<id>` keyset cursor (read back by [`parse_cursor`]).
+pub(crate) fn keyset_cursor(created_at: chrono::DateTime<chrono::Utc>, id: Uuid) -> String {
+    format!("{}_{}", created_at.timestamp_micros(), id)
 }
 
 /// Reads a `<created_at µs>_<id>` keyset cursor.
@@ -173,14 +188,8 @@ pub async fn list(State(state): State<AppState>, user: AuthUser, Query(q): Query
         after: q.cursor.as_deref().map(parse_cursor).transpose()?,
         limit: limit + 1,
     };
-    let mut items = db::list(&state.pool, &filter).await?;
-    let next_cursor = if items.len() as i64 > limit {
-        items.truncate(limit as usize);
-        items.last().map(cursor_of)
-    } else {
-        None
-    };
-    Ok(Json(Page { items, next_cursor }))
+    let items = db::list(&state.pool, &filter).await?;
+    Ok(Json(Page::from_overfetch(items, limit, |s| keyset_cursor(s.created_at, s.id))))
 }
 
 /// Creates a strategy (a `draft`) and its version 1 in one transaction.
