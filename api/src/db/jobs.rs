@@ -61,22 +61,23 @@ pub async fn claim(db: &mut PgConnection, worker: &str, lease: Duration) -> sqlx
 /// Jobs whose last attempt's worker vanished (lease expired, no attempts left): dead-lettered now.
 /// Returns them with the error recorded; the caller fails their runs in the same transaction.
 pub async fn reap_abandoned(db: &mut PgConnection) -> sqlx::Result<Vec<(Job, String)>> {
-    let rows: Vec<Job> = sqlx::query_as::<_, Job>(
+    #[derive(sqlx::FromRow)]
+    struct Reaped {
+        #[sqlx(flatten)]
+        job: Job,
+        last_error: String,
+    }
+    let rows: Vec<Reaped> = sqlx::query_as(
         "UPDATE jobs SET status = 'dead', updated_at = now(), lease_until = NULL,
              last_error = 'attempt ' || attempts || ' of ' || max_attempts || ': worker ' || coalesce(worker, '?')
                           || ' stopped renewing its lease' || coalesce(' (earlier: ' || last_error || ')', '')
          WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_until < now() AND attempts >= max_attempts
                       FOR UPDATE SKIP LOCKED)
-         RETURNING id, kind, run_id, attempts, max_attempts",
+         RETURNING id, kind, run_id, attempts, max_attempts, last_error",
     )
-    .fetch_all(&mut *db)
+    .fetch_all(db)
     .await?;
-    let mut out = Vec::new();
-    for job in rows {
-        let e: String = sqlx::query_scalar("SELECT last_error FROM jobs WHERE id = $1").bind(job.id).fetch_one(&mut *db).await?;
-        out.push((job, e));
-    }
-    Ok(out)
+    Ok(rows.into_iter().map(|r| (r.job, r.last_error)).collect())
 }
 
 /// Renews the lease; `false` when the job is no longer this worker's (taken over, or finished).
