@@ -476,9 +476,11 @@ async fn events_stream_over_http_to_the_owner_only(pool: PgPool) {
     }
     let mut events = get(format!("/backtests/{id}/events"), ana.clone()).await;
     assert_eq!(events.status(), 200);
+    // the first event (the current state) is read before the worker starts, so it is `queued`
+    let mut seen = sse_events(&mut events, Duration::from_secs(10), |n, _| n == "status").await;
     let w = worker(&pool, &lake);
     let job = tokio::spawn(async move { w.step().await.unwrap() });
-    let seen = sse_events(&mut events, Duration::from_secs(60), |_, v| v["status"] == "succeeded" || v["status"] == "failed").await;
+    seen.extend(sse_events(&mut events, Duration::from_secs(60), |_, v| v["status"] == "succeeded" || v["status"] == "failed").await);
     assert!(job.await.unwrap());
     let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
     let statuses: Vec<&str> = seen.iter().filter(|(n, _)| n == "status").map(|(_, v)| v["status"].as_str().unwrap()).collect();
