@@ -49,6 +49,7 @@ impl Events {
         listener.listen(CHANNEL).await?;
         let tx = events.tx.clone();
         let closed = pool.close_event();
+        let pool = pool.clone();
         tokio::spawn(async move {
             tokio::pin!(closed);
             loop {
@@ -61,6 +62,8 @@ impl Events {
                             }
                             Err(e) => tracing::warn!(payload = n.payload(), error = %e, "unreadable event"),
                         },
+                        // the pool closing can end `recv` before the close event is seen
+                        Err(_) if pool.is_closed() => break,
                         Err(e) => {
                             tracing::warn!(error = %e, "event listener lost its connection; reconnecting");
                             tokio::time::sleep(std::time::Duration::from_secs(1)).await;
