@@ -84,26 +84,62 @@ pub(crate) fn run_portable<I: Indicator + ?Sized>(ind: &mut I, columns: &[&[f64]
     }
 }
 
-/// The prologue of the slice-reading batch paths (MOM, WMA, TRIMA, WILLR): the first `head` bars
-/// (those whose window reaches back before this batch) go through `update`; the remaining bars get
-/// a pre-sized tail of `values`, marked valid, which is returned for the caller to fill. `None`
-/// when every bar was in the head.
-pub(crate) fn head_then_tail<'a, I: Indicator + ?Sized>(
+/// The prologue of the batch paths that leave the state machine for a tighter loop once it is
+/// warm (EMA, DEMA, TEMA, KAMA, MOM, WMA, TRIMA, WILLR): bars go through `update` one at a time
+/// until `ready(ind, at)` holds for the next bar `at` of the batch (the state is past its warm-up
+/// and, for the slice-reading loops, the bar's whole window lies in the batch). Returns that bar
+/// and a pre-sized tail of `values` for the bars from it on, marked valid, for the caller to
+/// fill; `None` when no bar was ready.
+pub(crate) fn warm_then_tail<'a, I: Indicator + ?Sized>(
     ind: &mut I,
     columns: &[&[f64]],
-    head: usize,
+    ready: impl Fn(&I, usize) -> bool,
     values: &'a mut Vec<f64>,
     valid: &mut Vec<bool>,
-) -> Option<&'a mut [f64]> {
+) -> Option<(usize, &'a mut [f64])> {
     let n = columns.iter().map(|c| c.len()).min().unwrap_or(0);
-    let head = head.min(n);
-    let firsts: Vec<&[f64]> = columns.iter().map(|c| &c[..head]).collect();
-    run_portable(ind, &firsts, values, valid);
-    if head == n {
+    let mut row = vec![0.0; columns.len()];
+    let mut at = 0;
+    while at < n && !ready(ind, at) {
+        for (slot, c) in row.iter_mut().zip(columns) {
+            *slot = c[at];
+        }
+        let out = ind.update(&row);
+        values.push(out.unwrap_or(0.0));
+        valid.push(out.is_some());
+        at += 1;
+    }
+    if at == n {
         return None;
     }
     let start = values.len();
-    values.resize(start + (n - head), 0.0);
-    valid.resize(start + (n - head), true);
-    Some(&mut values[start..])
+    values.resize(start + (n - at), 0.0);
+    valid.resize(start + (n - at), true);
+    Some((at, &mut values[start..]))
+}
+
+/// A batch path's steady-state loop: bars `from..` of `columns` (every earlier bar already fed),
+/// each output written to `out` (one per bar from `from` on), the state machine left as `update`
+/// would leave it. Implementations mark it `#[inline(always)]` so that [`fill_fused`] compiles it
+/// with the FMA instructions.
+pub(crate) trait Fill {
+    fn fill(&mut self, columns: &[&[f64]], from: usize, out: &mut [f64]);
+}
+
+/// [`Fill::fill`], compiled with FMA and AVX2 when the CPU has them (the multiply-adds become
+/// single instructions, and loops the compiler vectorises use four lanes); same bits either way.
+pub(crate) fn fill_fused<F: Fill + ?Sized>(f: &mut F, columns: &[&[f64]], from: usize, out: &mut [f64]) {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("fma") && std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: `fill_fma` only needs the FMA and AVX2 instructions, which this CPU has (checked above).
+        unsafe { fill_fma(f, columns, from, out) };
+        return;
+    }
+    f.fill(columns, from, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "fma,avx2")]
+unsafe fn fill_fma<F: Fill + ?Sized>(f: &mut F, columns: &[&[f64]], from: usize, out: &mut [f64]) {
+    f.fill(columns, from, out);
 }

@@ -284,23 +284,38 @@ fn flat_input_gives_talib_neutral_values() {
 #[test]
 fn the_batch_path_equals_bar_by_bar_updates_bit_for_bit() {
     let n = 400;
+    // a stretch of identical bars (KAMA's zero-volatility reset, WILLR's flat range, ...)
+    let flat = |i: usize| if (200..240).contains(&i) { 200 } else { i };
     for s in specs() {
-        let rows: Vec<Vec<f64>> = (0..n).map(|i| inputs(s.name, i)).collect();
+        let rows: Vec<Vec<f64>> = (0..n).map(|i| inputs(s.name, flat(i))).collect();
         let columns: Vec<Vec<f64>> = (0..s.inputs.len()).map(|k| rows.iter().map(|r| r[k]).collect()).collect();
         let slices: Vec<&[f64]> = columns.iter().map(|c| c.as_slice()).collect();
-        let mut one = build(s.name, &[]).unwrap();
-        let expected: Vec<Option<f64>> = rows.iter().map(|r| one.update(r)).collect();
-        // in uneven batches (state carries over), one shorter than most warm-ups
-        let (mut values, mut valid) = (Vec::new(), Vec::new());
-        let mut batched = build(s.name, &[]).unwrap();
-        for (from, to) in [(0, 7), (7, 150), (150, n)] {
-            let part: Vec<&[f64]> = slices.iter().map(|c| &c[from..to]).collect();
-            batched.update_batch(&part, &mut values, &mut valid);
+        // the defaults, then the smallest periods and a few others
+        let mut param_sets = vec![vec![]];
+        if let Some(period) = s.params.first().filter(|p| p.integer) {
+            param_sets.extend([period.min, period.min + 1.0, 7.0, 23.0].map(|p| vec![p]));
         }
-        let got: Vec<Option<f64>> = values.iter().zip(&valid).map(|(v, ok)| ok.then_some(*v)).collect();
-        assert_eq!(got.len(), n, "{}", s.name);
-        for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
-            assert!(a.map(f64::to_bits) == b.map(f64::to_bits), "{} bar {i}: batch {a:?}, update {b:?}", s.name);
+        for params in &param_sets {
+            let mut one = build(s.name, params).unwrap();
+            let expected: Vec<Option<f64>> = rows.iter().map(|r| one.update(r)).collect();
+            // in uneven batches (state carries over), one shorter than most warm-ups, then bar by
+            // bar (the batches left the state as `update` would)
+            let (mut values, mut valid) = (Vec::new(), Vec::new());
+            let mut batched = build(s.name, params).unwrap();
+            for (from, to) in [(0, 7), (7, 150), (150, 170), (170, 300)] {
+                let part: Vec<&[f64]> = slices.iter().map(|c| &c[from..to]).collect();
+                batched.update_batch(&part, &mut values, &mut valid);
+            }
+            let mut got: Vec<Option<f64>> = values.iter().zip(&valid).map(|(v, ok)| ok.then_some(*v)).collect();
+            got.extend(rows[300..].iter().map(|r| batched.update(r)));
+            assert_eq!(got.len(), n, "{} {params:?}", s.name);
+            for (i, (a, b)) in got.iter().zip(&expected).enumerate() {
+                assert!(
+                    a.map(f64::to_bits) == b.map(f64::to_bits),
+                    "{} {params:?} bar {i}: batch {a:?}, update {b:?}",
+                    s.name
+                );
+            }
         }
     }
 }

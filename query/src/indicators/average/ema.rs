@@ -1,5 +1,6 @@
 //! EMA: exponential moving average (TA-Lib `TA_EMA`).
 
+use crate::indicators::batch::{self, Fill};
 use crate::indicators::Indicator;
 
 /// Exponential moving average, TA-Lib `TA_EMA` (default compatibility, no unstable period).
@@ -10,10 +11,12 @@ use crate::indicators::Indicator;
 #[derive(Debug, Clone)]
 pub struct Ema {
     period: usize,
-    k: f64,
+    /// The smoothing factor `2 / (period + 1)`.
+    pub(super) k: f64,
     seen: usize,
     sum: f64,
-    prev: f64,
+    /// The last output (once seeded).
+    pub(super) prev: f64,
 }
 
 impl Ema {
@@ -44,10 +47,26 @@ impl Ema {
             self.prev = self.sum / self.period as f64;
             return Some(self.prev);
         }
-        // TA-Lib 0.8 emits this step as a fused multiply-add.
-        self.prev = (x - self.prev).mul_add(self.k, self.prev);
+        self.prev = ema_step(self.prev, x, self.k);
         Some(self.prev)
     }
+
+    /// Whether the next value takes the plain EMA step (seeded, and period above 1).
+    #[inline]
+    pub(super) fn is_steady(&self) -> bool {
+        self.period > 1 && self.seen >= self.period
+    }
+
+    /// Whether the EMA copies its input (period 1).
+    pub(super) fn is_copy(&self) -> bool {
+        self.period == 1
+    }
+}
+
+/// One EMA step after the seed; TA-Lib 0.8 emits it as a fused multiply-add.
+#[inline(always)]
+pub(super) fn ema_step(prev: f64, x: f64, k: f64) -> f64 {
+    (x - prev).mul_add(k, prev)
 }
 
 impl Indicator for Ema {
@@ -55,7 +74,26 @@ impl Indicator for Ema {
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }
+    /// Past the seed, the loop of [`Fill`].
     fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
-        crate::indicators::batch::run_fused(self, columns, values, valid);
+        if self.is_copy() {
+            return batch::run_portable(self, columns, values, valid);
+        }
+        if let Some((from, out)) = batch::warm_then_tail(self, columns, |e, _| e.is_steady(), values, valid) {
+            batch::fill_fused(self, columns, from, out);
+        }
+    }
+}
+
+impl Fill for Ema {
+    /// The EMA step with the running value in a register.
+    #[inline(always)]
+    fn fill(&mut self, columns: &[&[f64]], from: usize, out: &mut [f64]) {
+        let (k, mut prev) = (self.k, self.prev);
+        for (o, &x) in out.iter_mut().zip(&columns[0][from..]) {
+            prev = ema_step(prev, x, k);
+            *o = prev;
+        }
+        self.prev = prev;
     }
 }

@@ -1,6 +1,7 @@
 //! KAMA: Kaufman adaptive moving average (TA-Lib `TA_KAMA`).
 
 use crate::indicators::window::Ring;
+use crate::indicators::batch::{self, Fill};
 use crate::indicators::Indicator;
 
 /// TA-Lib's `constMax`: the slowest smoothing constant, `2 / (30 + 1)`.
@@ -71,18 +72,7 @@ impl Kama {
             // First output: the previous bar seeds the average.
             self.prev_kama = self.window.ago(1);
         }
-        let period_roc = x - self.window.ago(p);
-        // The ratio is capped at 1: a rounding residue in the running sum can leave it just
-        // below |period_roc| on a one-way move (TA-Lib 0.8 answers exactly 1 there).
-        let er = if self.sum_roc1 <= 0.0 || self.sum_roc1 <= period_roc.abs() {
-            1.0
-        } else {
-            (period_roc / self.sum_roc1).abs()
-        };
-        // TA-Lib 0.8 fuses both multiply-adds of the step.
-        let mut sc = er.mul_add(2.0 / (2.0 + 1.0) - CONST_MAX, CONST_MAX);
-        sc *= sc;
-        self.prev_kama = (x - self.prev_kama).mul_add(sc, self.prev_kama);
+        self.prev_kama = next_kama(self.prev_kama, x, self.sum_roc1, x - self.window.ago(p));
         Some(self.prev_kama)
     }
 
@@ -97,12 +87,70 @@ impl Kama {
     }
 }
 
+/// One KAMA step from the previous value, today's input, the volatility sum and the change over
+/// the period.
+#[inline(always)]
+fn next_kama(prev: f64, x: f64, sum_roc1: f64, period_roc: f64) -> f64 {
+    // The ratio is capped at 1: a rounding residue in the running sum can leave it just
+    // below |period_roc| on a one-way move (TA-Lib 0.8 answers exactly 1 there).
+    let er = if sum_roc1 <= 0.0 || sum_roc1 <= period_roc.abs() {
+        1.0
+    } else {
+        (period_roc / sum_roc1).abs()
+    };
+    // TA-Lib 0.8 fuses both multiply-adds of the step.
+    let mut sc = er.mul_add(2.0 / (2.0 + 1.0) - CONST_MAX, CONST_MAX);
+    sc *= sc;
+    (x - prev).mul_add(sc, prev)
+}
+
 impl Indicator for Kama {
     #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }
+
+    /// Once the bar leaving a window lies in the batch, the loop of [`Fill`] reads the input
+    /// slice instead of the ring; the first bars go through `step`.
     fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
-        crate::indicators::batch::run_fused(self, columns, values, valid);
+        let p = self.period;
+        if p == 1 {
+            return batch::run_portable(self, columns, values, valid);
+        }
+        if let Some((from, out)) = batch::warm_then_tail(self, columns, |_, at| at > p, values, valid) {
+            batch::fill_fused(self, columns, from, out);
+        }
+    }
+}
+
+impl Fill for Kama {
+    /// `step`'s sliding branch with the window read from the slice and the state in locals: the
+    /// same operations in the same order, so the same bits. The ring then takes the batch's last
+    /// `period + 2` values.
+    #[inline(always)]
+    fn fill(&mut self, columns: &[&[f64]], from: usize, out: &mut [f64]) {
+        let x = columns[0];
+        let p = self.period;
+        let n = from + out.len();
+        let (mut sum_roc1, mut null_run, mut kama) = (self.sum_roc1, self.null_run, self.prev_kama);
+        let bars = x[from..n]
+            .iter()
+            .zip(&x[from - 1..n - 1])
+            .zip(x[from - p..n - p].iter().zip(&x[from - p - 1..n - p - 1]));
+        for (o, ((&today, &yesterday), (&trailing, &leaving))) in out.iter_mut().zip(bars) {
+            sum_roc1 -= (leaving - trailing).abs();
+            let change = today - yesterday;
+            sum_roc1 += change.abs();
+            null_run = if change == 0.0 { (null_run + 1).min(p) } else { 0 };
+            if null_run >= p {
+                sum_roc1 = 0.0;
+            }
+            kama = next_kama(kama, today, sum_roc1, today - trailing);
+            *o = kama;
+        }
+        (self.sum_roc1, self.null_run, self.prev_kama) = (sum_roc1, null_run, kama);
+        for &v in &x[n - (p + 2)..n] {
+            self.window.push(v);
+        }
     }
 }

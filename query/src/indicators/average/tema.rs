@@ -1,6 +1,7 @@
 //! TEMA: triple exponential moving average (TA-Lib `TA_TEMA`).
 
-use super::ema::Ema;
+use super::ema::{ema_step, Ema};
+use crate::indicators::batch::{self, Fill};
 use crate::indicators::Indicator;
 
 /// Triple exponential moving average, TA-Lib `TA_TEMA`: `EMA3 + ((3 * EMA1) - (3 * EMA2))`
@@ -43,7 +44,30 @@ impl Indicator for Tema {
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
     }
+    /// Once the three EMAs are seeded, the loop of [`Fill`].
     fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
-        crate::indicators::batch::run_fused(self, columns, values, valid);
+        if self.copy {
+            return batch::run_portable(self, columns, values, valid);
+        }
+        if let Some((from, out)) = batch::warm_then_tail(self, columns, |t, _| t.ema3.is_steady(), values, valid) {
+            batch::fill_fused(self, columns, from, out);
+        }
+    }
+}
+
+impl Fill for Tema {
+    /// The three EMA steps per bar with the running values in registers (as TA-Lib 0.8 runs
+    /// them, one loop for the chain).
+    #[inline(always)]
+    fn fill(&mut self, columns: &[&[f64]], from: usize, out: &mut [f64]) {
+        let k = self.ema1.k;
+        let (mut e1, mut e2, mut e3) = (self.ema1.prev, self.ema2.prev, self.ema3.prev);
+        for (o, &x) in out.iter_mut().zip(&columns[0][from..]) {
+            e1 = ema_step(e1, x, k);
+            e2 = ema_step(e2, e1, k);
+            e3 = ema_step(e3, e2, k);
+            *o = e3 + ((3.0 * e1) - (3.0 * e2));
+        }
+        (self.ema1.prev, self.ema2.prev, self.ema3.prev) = (e1, e2, e3);
     }
 }

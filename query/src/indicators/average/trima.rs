@@ -109,10 +109,10 @@ impl Indicator for Trima {
     fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
         let x = columns[0];
         let (n, p, half) = (x.len(), self.period, self.half);
-        let Some(out) = crate::indicators::batch::head_then_tail(self, columns, p, values, valid) else { return };
+        let Some((from, out)) = crate::indicators::batch::warm_then_tail(self, columns, |_, at| at >= p, values, valid) else { return };
         let (odd, factor) = (p % 2 == 1, self.factor);
         let (mut num, mut num_sub, mut num_add) = (self.numerator, self.numerator_sub, self.numerator_add);
-        for i in p..n {
+        for i in from..n {
             let v = x[i];
             num -= num_sub;
             num_sub -= x[i - p];
@@ -127,7 +127,7 @@ impl Indicator for Trima {
             }
             num_add += v;
             num += v;
-            out[i - p] = num * factor;
+            out[i - from] = num * factor;
         }
         (self.numerator, self.numerator_sub, self.numerator_add) = (num, num_sub, num_add);
         for &v in &x[n - (p + 1)..] {

@@ -87,10 +87,10 @@ impl Indicator for Wma {
         if p == 1 {
             return crate::indicators::batch::run_portable(self, columns, values, valid);
         }
-        let Some(out) = crate::indicators::batch::head_then_tail(self, columns, p, values, valid) else { return };
+        let Some((from, out)) = crate::indicators::batch::warm_then_tail(self, columns, |_, at| at >= p, values, valid) else { return };
         let (weight, divider) = (p as f64, self.divider);
         let (mut sub, mut sum, mut since, mut trailing) = (self.period_sub, self.period_sum, self.bars_since_reseed, self.trailing_value);
-        for i in p..n {
+        for i in from..n {
             let v = x[i];
             sub += v;
             sub -= trailing;
@@ -107,7 +107,7 @@ impl Indicator for Wma {
                 sum = s2;
             }
             trailing = x[i + 1 - p];
-            out[i - p] = sum / divider;
+            out[i - from] = sum / divider;
             sum -= sub;
         }
         (self.period_sub, self.period_sum, self.bars_since_reseed, self.trailing_value) = (sub, sum, since, trailing);

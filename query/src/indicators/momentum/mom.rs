@@ -42,8 +42,8 @@ impl Indicator for Mom {
     fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
         let x = columns[0];
         let (n, p) = (x.len(), self.period);
-        if let Some(out) = crate::indicators::batch::head_then_tail(self, columns, p, values, valid) {
-            for (o, (now, then)) in out.iter_mut().zip(x[p..].iter().zip(&x[..n - p])) {
+        if let Some((from, out)) = crate::indicators::batch::warm_then_tail(self, columns, |_, at| at >= p, values, valid) {
+            for (o, (now, then)) in out.iter_mut().zip(x[from..].iter().zip(&x[from - p..n - p])) {
                 *o = now - then;
             }
             for &v in &x[n - (p + 1).min(n)..] {

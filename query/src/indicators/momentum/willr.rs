@@ -1,6 +1,7 @@
 //! WILLR: Williams' %R (TA-Lib `TA_WILLR`).
 
 use crate::indicators::window::{is_zero_scaled, Extremes};
+use crate::indicators::batch::{self, Fill};
 use crate::indicators::Indicator;
 
 /// Williams' %R, TA-Lib `TA_WILLR`: `-100 * ((highest - close) / (highest - lowest))` over the
@@ -32,7 +33,7 @@ impl Willr {
 }
 
 /// %R from the window's extremes, TA-Lib's flat-range rule included.
-#[inline]
+#[inline(always)]
 fn percent_r(highest: f64, lowest: f64, close: f64) -> f64 {
     let range = highest - lowest;
     if is_zero_scaled(range, highest.abs() + lowest.abs()) {
@@ -48,38 +49,67 @@ impl Indicator for Willr {
         self.step(inputs[0], inputs[1], inputs[2])
     }
 
-    /// As TA-Lib runs it: once a bar's whole window lies in the batch, the extremes are tracked
-    /// over the input slices themselves and rescanned (a contiguous slice) only when the extreme
-    /// leaves the window. The state machine then holds the batch's last `period` bars.
+    /// Once a bar's whole window lies in the batch, the extremes come from the input slices by
+    /// van Herk / Gil-Werman (see [`Fill`]), then the state machine takes the batch's last
+    /// `period` bars.
     fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
-        let (high, low, close) = (columns[0], columns[1], columns[2]);
-        let n = high.len().min(low.len()).min(close.len());
         let p = self.extremes.period();
-        let Some(out) = crate::indicators::batch::head_then_tail(self, columns, p - 1, values, valid) else { return };
-        let (mut highest, mut highest_at, mut lowest, mut lowest_at) = (f64::NEG_INFINITY, 0, f64::INFINITY, 0);
-        for i in p - 1..n {
-            let first = i + 1 - p;
-            if i == p - 1 || highest_at < first {
-                (highest, highest_at) = (high[first], first);
-                for (k, &h) in high[first + 1..=i].iter().enumerate() {
-                    if h >= highest {
-                        (highest, highest_at) = (h, first + 1 + k);
-                    }
-                }
-            } else if high[i] >= highest {
-                (highest, highest_at) = (high[i], i);
+        if let Some((from, out)) = batch::warm_then_tail(self, columns, |_, at| at + 1 >= p, values, valid) {
+            batch::fill_fused(self, columns, from, out);
+        }
+    }
+}
+
+impl Fill for Willr {
+    /// The window extremes without rescans or branches (van Herk / Gil-Werman): the bars from
+    /// `from` on are cut into blocks of `period`; a bar's window is the tail of the `period - 1`
+    /// bars before its block plus the head of its block, so its highest high is the larger of a
+    /// suffix maximum (computed backwards once per block) and a prefix maximum (carried forwards),
+    /// and likewise for the lowest low. A maximum is exact whatever the order, so the values
+    /// equal the ones `step` tracks. %R then runs over the block in a loop the compiler
+    /// vectorises (divisions included).
+    #[inline(always)]
+    fn fill(&mut self, columns: &[&[f64]], from: usize, out: &mut [f64]) {
+        let (high, low, close) = (columns[0], columns[1], columns[2]);
+        let p = self.extremes.period();
+        let n = from + out.len();
+        let (mut suffix_high, mut suffix_low) = (vec![f64::NEG_INFINITY; p], vec![f64::INFINITY; p]);
+        let (mut highest, mut lowest) = (vec![0.0; p], vec![0.0; p]);
+        for block in (from..n).step_by(p) {
+            let len = p.min(n - block);
+            // suffix[m]: the extreme of bars block+1-p+m ..= block-1 (none for m = p - 1)
+            let (mut h, mut l) = (f64::NEG_INFINITY, f64::INFINITY);
+            let before = block + 1 - p..block;
+            for ((sh, sl), (&bh, &bl)) in suffix_high[..p - 1]
+                .iter_mut()
+                .zip(&mut suffix_low[..p - 1])
+                .zip(high[before.clone()].iter().zip(&low[before]))
+                .rev()
+            {
+                h = if bh > h { bh } else { h };
+                l = if bl < l { bl } else { l };
+                (*sh, *sl) = (h, l);
             }
-            if i == p - 1 || lowest_at < first {
-                (lowest, lowest_at) = (low[first], first);
-                for (k, &l) in low[first + 1..=i].iter().enumerate() {
-                    if l <= lowest {
-                        (lowest, lowest_at) = (l, first + 1 + k);
-                    }
-                }
-            } else if low[i] <= lowest {
-                (lowest, lowest_at) = (low[i], i);
+            let (mut h, mut l) = (f64::NEG_INFINITY, f64::INFINITY);
+            let within = block..block + len;
+            for (((hi, lo), (&sh, &sl)), (&bh, &bl)) in highest[..len]
+                .iter_mut()
+                .zip(&mut lowest[..len])
+                .zip(suffix_high.iter().zip(&suffix_low))
+                .zip(high[within.clone()].iter().zip(&low[within.clone()]))
+            {
+                h = if bh > h { bh } else { h };
+                l = if bl < l { bl } else { l };
+                *hi = if sh > h { sh } else { h };
+                *lo = if sl < l { sl } else { l };
             }
-            out[i + 1 - p] = percent_r(highest, lowest, close[i]);
+            for ((o, &c), (&hi, &lo)) in out[block - from..block - from + len]
+                .iter_mut()
+                .zip(&close[within])
+                .zip(highest[..len].iter().zip(&lowest[..len]))
+            {
+                *o = percent_r(hi, lo, c);
+            }
         }
         self.extremes.reset_to(&high[n - p..n], &low[n - p..n]);
     }
