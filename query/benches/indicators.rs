@@ -3,6 +3,10 @@
 //! table declared sorted by time (the window alone), and as the bare state machine over the same
 //! arrays (the batch path the window function uses). Run with `cargo bench --workspace` (or scripts/bench.sh),
 //! which then times TA-Lib's C implementation over the same candles.
+//!
+//! `BB_BENCH_ONLY=willr,atr` limits the run to those indicators; `BB_BENCH_EXPLAIN='EXPLAIN
+//! ANALYZE SELECT …'` runs one statement over the same tables (`candles`, `sorted`) and prints its
+//! result instead (for profiling a plan).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -58,6 +62,11 @@ fn main() {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
 
     println!("{n} rows (filimonov BTC_USDT-1m × {COPIES}), default parameters");
+    if let Ok(sql) = std::env::var("BB_BENCH_EXPLAIN") {
+        let out = rt.block_on(async { ctx.sql(&sql).await.expect("plan").collect().await.expect("run") });
+        println!("{}", arrow::util::pretty::pretty_format_batches(&out).expect("format"));
+        return;
+    }
     println!("{:<12} {:>9} {:>13} {:>9} {:>13} {:>9} {:>13}", "indicator", "sql ms", "sql rows/s", "sorted ms", "sorted rows/s", "bare ms", "bare rows/s");
     // BB_BENCH_ONLY=willr,atr limits the run to those indicators (for profiling)
     let only: Option<Vec<String>> = std::env::var("BB_BENCH_ONLY").ok().map(|v| v.split(',').map(str::to_string).collect());

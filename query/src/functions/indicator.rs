@@ -7,7 +7,8 @@
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, Float64Array};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanBufferBuilder, Float64Array};
+use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Field, FieldRef, Float64Type};
 use datafusion::common::{exec_err, plan_err, Result, ScalarValue};
 use datafusion::logical_expr::{
@@ -162,11 +163,9 @@ impl PartitionEvaluator for IndicatorEvaluator {
         if columns.iter().all(|c| c.null_count() == 0) {
             // the common case: no NULL input, the whole partition in one batch call
             let slices: Vec<&[f64]> = columns.iter().map(|c| &c.values()[..num_rows]).collect();
-            let (mut out, mut valid) = (Vec::new(), Vec::new());
+            let (mut out, mut valid) = (Vec::with_capacity(num_rows), Vec::with_capacity(num_rows));
             state.update_batch(&slices, &mut out, &mut valid);
-            let nulls = arrow::buffer::NullBuffer::from(valid);
-            let nulls = (nulls.null_count() > 0).then_some(nulls);
-            return Ok(Arc::new(Float64Array::new(out.into(), nulls)));
+            return Ok(Arc::new(Float64Array::new(out.into(), validity(&valid))));
         }
         let mut inputs = vec![0.0; columns.len()];
         let out: Float64Array = (0..num_rows)
@@ -181,6 +180,46 @@ impl PartitionEvaluator for IndicatorEvaluator {
             })
             .collect();
         Ok(Arc::new(out))
+    }
+}
+
+/// The null buffer of a batch path's output: `None` when every bar is valid, and built by runs
+/// when only a warm-up prefix is not (the usual shape), which is cheaper than packing each flag.
+fn validity(valid: &[bool]) -> Option<NullBuffer> {
+    let warm_up = valid.iter().position(|&v| v).unwrap_or(valid.len());
+    if valid[warm_up..].contains(&false) {
+        return Some(NullBuffer::from(valid));
+    }
+    if warm_up == 0 {
+        return None;
+    }
+    let mut bits = BooleanBufferBuilder::new(valid.len());
+    bits.append_n(warm_up, false);
+    bits.append_n(valid.len() - warm_up, true);
+    Some(NullBuffer::new(bits.finish()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_equals_packing_each_flag() {
+        let shapes: [&[bool]; 6] = [
+            &[],
+            &[true; 100],
+            &[false; 70],
+            &[[false; 67].as_slice(), &[true; 130]].concat(),
+            &[false, true, false, true, true],
+            &[true, true, false, true],
+        ];
+        for valid in shapes {
+            let expected = NullBuffer::from(valid);
+            match validity(valid) {
+                None => assert_eq!(expected.null_count(), 0, "{valid:?}"),
+                Some(got) => assert_eq!(got, expected, "{valid:?}"),
+            }
+        }
     }
 }
 
