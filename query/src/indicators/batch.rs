@@ -1,13 +1,15 @@
-//! The batch loop behind [`Indicator::update_batch`](super::Indicator::update_batch): every bar
-//! of whole columns through one indicator, its `update` inlined.
+//! The batch loops behind [`Indicator::update_batch`](super::Indicator::update_batch): every bar
+//! of whole columns through one indicator, its `update` inlined ([`run_portable`]), or, once the
+//! state machine is warm, a steady-state loop over the input slices ([`warm_then_tail`], [`Fill`]).
 //!
 //! The indicators fuse their multiply-adds as TA-Lib 0.8 does (`f64::mul_add`). Without the
 //! `fma` target feature that is a call into libm per multiply-add, which measured 1.5–2 ns per
-//! bar (EMA ran at 330 M bars/s against TA-Lib's 550 M, ATR at 330 M against 900 M). For the
-//! indicators whose hot path is a chain of them (EMA, DEMA, TEMA, KAMA, MACD, ATR, NATR)
-//! [`run_fused`] compiles the loop a second time with the feature enabled and picks it at run time
-//! on x86-64 CPUs that have FMA; the results are the same bits (a fused multiply-add is exactly
-//! rounded either way). The others keep [`run_portable`] (for STDDEV the FMA build measured slower).
+//! bar (EMA ran at 330 M bars/s against TA-Lib's 550 M, ATR at 330 M against 900 M). So the loops
+//! whose hot path is a chain of them are compiled a second time with the feature enabled and
+//! picked at run time on x86-64 CPUs that have it: [`run_fused`] (MACD, ATR, NATR) and
+//! [`fill_fused`] (EMA, DEMA, TEMA, KAMA, WILLR; with AVX2 too, for the loops the compiler
+//! vectorises). The results are the same bits (a fused multiply-add is exactly rounded either
+//! way). The others stay portable (for STDDEV the FMA build measured slower).
 #![allow(unsafe_code)]
 
 use super::Indicator;

@@ -33,8 +33,8 @@ pub trait Indicator: Send + std::fmt::Debug {
     ///
     /// The same as calling [`update`](Indicator::update) bar by bar, but compiled once per
     /// indicator with `update` inlined: one dynamic call per batch instead of one per bar.
-    /// Indicators whose hot path is a chain of fused multiply-adds override it with
-    /// [`batch::run_fused`] (see `batch.rs`).
+    /// Several indicators override it with a steady-state loop over the input slices once they
+    /// are warm, or with an FMA build of the loop (see `batch.rs`).
     fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
         batch::run_portable(self, columns, values, valid);
     }

@@ -1,6 +1,7 @@
 //! SMA: simple moving average (TA-Lib `TA_SMA`).
 
 use crate::indicators::window::Ring;
+use crate::indicators::batch;
 use crate::indicators::Indicator;
 
 /// Simple moving average, TA-Lib `TA_SMA`.
@@ -43,5 +44,24 @@ impl Indicator for Sma {
     #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0])
+    }
+
+    /// Once a bar's whole window lies in the batch, the running total drops the leaving value
+    /// read from the input slice instead of the ring; same operations in the same order, so the
+    /// same bits. The ring then takes the batch's last `period` values.
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        let x = columns[0];
+        let p = self.period;
+        let Some((from, out)) = batch::warm_then_tail(self, columns, |_, at| at + 1 >= p, values, valid) else { return };
+        let (n, divisor, mut total) = (x.len(), p as f64, self.total);
+        for (o, (&today, &leaving)) in out.iter_mut().zip(x[from..].iter().zip(&x[from + 1 - p..])) {
+            total += today;
+            *o = total / divisor;
+            total -= leaving;
+        }
+        self.total = total;
+        for &v in &x[n - p..] {
+            self.window.push(v);
+        }
     }
 }

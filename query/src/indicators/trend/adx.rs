@@ -1,6 +1,7 @@
 //! ADX: average directional movement index (TA-Lib `TA_ADX`).
 
 use crate::indicators::window::{is_zero, true_range};
+use crate::indicators::batch::{self, Fill};
 use crate::indicators::Indicator;
 
 /// Average directional movement index, TA-Lib `TA_ADX` (no unstable period).
@@ -78,7 +79,7 @@ impl Adx {
         }
         self.prev_tr = self.prev_tr - (self.prev_tr / period) + tr;
 
-        let dx = self.dx();
+        let dx = dx(self.prev_minus_dm, self.prev_plus_dm, self.prev_tr);
         if self.seen <= 2 * self.period {
             if let Some(dx) = dx {
                 self.sum_dx += dx;
@@ -93,23 +94,67 @@ impl Adx {
         Some(self.prev_adx)
     }
 
-    /// This bar's DX, or None when TA-Lib skips it (zero TR sum or zero DI sum).
-    fn dx(&self) -> Option<f64> {
-        if self.prev_tr > 0.0 {
-            let minus_di = 100.0 * (self.prev_minus_dm / self.prev_tr);
-            let plus_di = 100.0 * (self.prev_plus_dm / self.prev_tr);
-            let sum = minus_di + plus_di;
-            if !is_zero(sum) {
-                return Some(100.0 * ((minus_di - plus_di).abs() / sum));
-            }
+}
+
+/// A bar's DX from the smoothed DMs and true range, or None when TA-Lib skips it (zero TR sum or
+/// zero DI sum).
+#[inline(always)]
+fn dx(minus_dm: f64, plus_dm: f64, tr: f64) -> Option<f64> {
+    if tr > 0.0 {
+        let minus_di = 100.0 * (minus_dm / tr);
+        let plus_di = 100.0 * (plus_dm / tr);
+        let sum = minus_di + plus_di;
+        if !is_zero(sum) {
+            return Some(100.0 * ((minus_di - plus_di).abs() / sum));
         }
-        None
     }
+    None
 }
 
 impl Indicator for Adx {
     #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.step(inputs[0], inputs[1], inputs[2])
+    }
+
+    /// Once the ADX is seeded and the previous bar lies in the batch, the loop of [`Fill`].
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        let ready = |a: &Self, at: usize| at >= 1 && a.seen >= 2 * a.period;
+        if let Some((from, out)) = batch::warm_then_tail(self, columns, ready, values, valid) {
+            self.fill(columns, from, out);
+        }
+    }
+}
+
+impl Fill for Adx {
+    /// `step` past the seed with the previous bar read from the slices and the smoothed sums in
+    /// locals: the same operations in the same order, so the same bits.
+    #[inline(always)]
+    fn fill(&mut self, columns: &[&[f64]], from: usize, out: &mut [f64]) {
+        let (high, low, close) = (columns[0], columns[1], columns[2]);
+        let n = from + out.len();
+        let period = self.period as f64;
+        let (mut minus_dm, mut plus_dm, mut tr_sum, mut adx) = (self.prev_minus_dm, self.prev_plus_dm, self.prev_tr, self.prev_adx);
+        let today = high[from..n].iter().zip(&low[from..n]);
+        let yesterday = high[from - 1..n - 1].iter().zip(&low[from - 1..n - 1]).zip(&close[from - 1..n - 1]);
+        for (o, ((&h, &l), ((&prev_high, &prev_low), &prev_close))) in out.iter_mut().zip(today.zip(yesterday)) {
+            let diff_p = h - prev_high;
+            let diff_m = prev_low - l;
+            let tr = true_range(h, l, prev_close);
+            minus_dm -= minus_dm / period;
+            plus_dm -= plus_dm / period;
+            let minus = diff_m > 0.0 && diff_p < diff_m;
+            let plus = !minus && diff_p > 0.0 && diff_p > diff_m;
+            minus_dm += if minus { diff_m } else { 0.0 };
+            plus_dm += if plus { diff_p } else { 0.0 };
+            tr_sum = tr_sum - (tr_sum / period) + tr;
+            if let Some(dx) = dx(minus_dm, plus_dm, tr_sum) {
+                adx = ((adx * (period - 1.0)) + dx) / period;
+            }
+            *o = adx;
+        }
+        (self.prev_minus_dm, self.prev_plus_dm, self.prev_tr, self.prev_adx) = (minus_dm, plus_dm, tr_sum, adx);
+        (self.prev_high, self.prev_low, self.prev_close) = (high[n - 1], low[n - 1], close[n - 1]);
+        self.seen += out.len();
     }
 }

@@ -1,5 +1,6 @@
 //! The directional-indicator state machine shared by +DI and -DI (TA-Lib `TA_PLUS_DI` / `TA_MINUS_DI`).
 
+use crate::indicators::batch::Fill;
 use crate::indicators::window::true_range;
 
 /// Which directional movement a [`DiCore`] follows.
@@ -70,25 +71,74 @@ impl DiCore {
                 0.0
             });
         }
-        // This side's one-bar DM: its move when it is positive and beats the other side's.
-        let dm1 = (own > 0.0 && own > other).then_some(own);
+        let dm1 = dm1(own, other);
         if self.seen <= self.period {
-            if let Some(dm1) = dm1 {
-                self.prev_dm += dm1;
-            }
+            // TA-Lib adds only a positive DM1; adding 0.0 leaves the (never -0.0) sum unchanged
+            self.prev_dm += dm1;
             self.prev_tr += tr;
             return None;
         }
+        (self.prev_dm, self.prev_tr) = smooth(self.prev_dm, self.prev_tr, dm1, tr, self.period as f64);
+        Some(di(self.prev_dm, self.prev_tr))
+    }
+
+    /// Whether the next bar takes the smoothing step (period above 1, warm-up done).
+    pub(super) fn is_steady(&self) -> bool {
+        self.period > 1 && self.seen >= self.period
+    }
+}
+
+/// One Wilder step of the smoothed DM and TR, as TA-Lib writes it. `dm1` is 0.0 on a bar
+/// without this side's move: TA-Lib then skips the addition, and adding 0.0 leaves the bits
+/// unchanged (the smoothed DM is never -0.0), without a branch that flips unpredictably.
+#[inline(always)]
+fn smooth(dm: f64, tr_sum: f64, dm1: f64, tr: f64, period: f64) -> (f64, f64) {
+    (dm - (dm / period) + dm1, tr_sum - (tr_sum / period) + tr)
+}
+
+/// This side's one-bar DM: its move when it is positive and beats the other side's, else 0.
+#[inline(always)]
+fn dm1(own: f64, other: f64) -> f64 {
+    if own > 0.0 && own > other {
+        own
+    } else {
+        0.0
+    }
+}
+
+/// `100 * (DM / TR)`, 0 when TR is not positive.
+#[inline(always)]
+fn di(dm: f64, tr_sum: f64) -> f64 {
+    if tr_sum > 0.0 {
+        100.0 * (dm / tr_sum)
+    } else {
+        0.0
+    }
+}
+
+impl Fill for DiCore {
+    /// `step` past the warm-up with the previous bar read from the slices and the smoothed sums
+    /// in locals: the same operations in the same order, so the same bits.
+    #[inline(always)]
+    fn fill(&mut self, columns: &[&[f64]], from: usize, out: &mut [f64]) {
+        let (high, low, close) = (columns[0], columns[1], columns[2]);
+        let n = from + out.len();
         let period = self.period as f64;
-        self.prev_dm = match dm1 {
-            Some(dm1) => self.prev_dm - (self.prev_dm / period) + dm1,
-            None => self.prev_dm - (self.prev_dm / period),
-        };
-        self.prev_tr = self.prev_tr - (self.prev_tr / period) + tr;
-        Some(if self.prev_tr > 0.0 {
-            100.0 * (self.prev_dm / self.prev_tr)
-        } else {
-            0.0
-        })
+        let (mut dm, mut tr_sum) = (self.prev_dm, self.prev_tr);
+        let today = high[from..n].iter().zip(&low[from..n]);
+        let yesterday = high[from - 1..n - 1].iter().zip(&low[from - 1..n - 1]).zip(&close[from - 1..n - 1]);
+        for (o, ((&h, &l), ((&prev_high, &prev_low), &prev_close))) in out.iter_mut().zip(today.zip(yesterday)) {
+            let diff_p = h - prev_high;
+            let diff_m = prev_low - l;
+            let (own, other) = match self.side {
+                Side::Plus => (diff_p, diff_m),
+                Side::Minus => (diff_m, diff_p),
+            };
+            (dm, tr_sum) = smooth(dm, tr_sum, dm1(own, other), true_range(h, l, prev_close), period);
+            *o = di(dm, tr_sum);
+        }
+        (self.prev_dm, self.prev_tr) = (dm, tr_sum);
+        (self.prev_high, self.prev_low, self.prev_close) = (high[n - 1], low[n - 1], close[n - 1]);
+        self.seen += out.len();
     }
 }

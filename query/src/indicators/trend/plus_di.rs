@@ -1,6 +1,7 @@
 //! PLUS_DI: plus directional indicator (TA-Lib `TA_PLUS_DI`).
 
 use super::di::{DiCore, Side};
+use crate::indicators::batch::{self, Fill};
 use crate::indicators::Indicator;
 
 /// Plus directional indicator, TA-Lib `TA_PLUS_DI`: `100 * smoothed(+DM) / smoothed(TR)`
@@ -20,5 +21,12 @@ impl Indicator for PlusDi {
     #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0], inputs[1], inputs[2])
+    }
+
+    /// Once the warm-up is done and the previous bar lies in the batch, the core's loop.
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        if let Some((from, out)) = batch::warm_then_tail(self, columns, |d, at| at >= 1 && d.0.is_steady(), values, valid) {
+            self.0.fill(columns, from, out);
+        }
     }
 }
