@@ -7,7 +7,7 @@
 //! bar (EMA ran at 330 M bars/s against TA-Lib's 550 M, ATR at 330 M against 900 M). So the loops
 //! whose hot path is a chain of them are compiled a second time with the feature enabled and
 //! picked at run time on x86-64 CPUs that have it: [`run_fused`] (MACD, ATR, NATR) and
-//! [`fill_fused`] (EMA, DEMA, TEMA, KAMA, WILLR; with AVX2 too, for the loops the compiler
+//! [`fill_fused`] (EMA, DEMA, TEMA, KAMA, WILLR, ROC; with AVX2 too, for the loops the compiler
 //! vectorises). The results are the same bits (a fused multiply-add is exactly rounded either
 //! way). The others stay portable (for STDDEV the FMA build measured slower).
 #![allow(unsafe_code)]
