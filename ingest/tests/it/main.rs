@@ -17,12 +17,12 @@ use lake::{Lake, LakeConfig, LakeTable};
 
 /// A file of ../shared/data.
 pub fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data").join(rel)
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/data").join(rel)
 }
 
 /// A file carried by this crate's tests.
 pub fn local(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("tests/data").join(rel)
 }
 
 /// A fresh lake in a temporary folder (kept alive by the returned guard).

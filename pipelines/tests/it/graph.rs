@@ -6,7 +6,7 @@ use pipelines::graph::{validate, Graph, Issue};
 use serde_json::{json, Value};
 
 fn fixtures() -> Vec<(String, Value)> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/backtests");
+    let dir = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/fixtures/backtests");
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path().join("strategy.json");

@@ -14,7 +14,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/indicators").join(name)
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/fixtures/indicators").join(name)
 }
 
 /// A fixture CSV: its header and its columns as optional f64 (empty cell = NULL).

@@ -66,13 +66,9 @@ impl Adx {
             self.prev_minus_dm -= self.prev_minus_dm / period;
             self.prev_plus_dm -= self.prev_plus_dm / period;
         }
-        // At most one side moves: the larger positive move (none on a tie).
-        // Branch-free (the side flips unpredictably bar to bar); adding 0.0 to the other side
-        // leaves its bits unchanged (it is never -0.0).
-        let minus = diff_m > 0.0 && diff_p < diff_m;
-        let plus = !minus && diff_p > 0.0 && diff_p > diff_m;
-        self.prev_minus_dm += if minus { diff_m } else { 0.0 };
-        self.prev_plus_dm += if plus { diff_p } else { 0.0 };
+        let (minus_dm1, plus_dm1) = dm1(diff_p, diff_m);
+        self.prev_minus_dm += minus_dm1;
+        self.prev_plus_dm += plus_dm1;
         if self.seen <= self.period {
             self.prev_tr += tr;
             return None;
@@ -89,11 +85,27 @@ impl Adx {
             }
             self.prev_adx = self.sum_dx / period;
         } else if let Some(dx) = dx {
-            self.prev_adx = ((self.prev_adx * (period - 1.0)) + dx) / period;
+            self.prev_adx = next_adx(self.prev_adx, dx, period);
         }
         Some(self.prev_adx)
     }
 
+}
+
+/// The one-bar -DM and +DM: at most one side moves, the larger positive move (none on a tie).
+/// Branch-free (the side flips unpredictably bar to bar): the side that does not move gets 0.0,
+/// and adding that leaves its (never -0.0) smoothed sum's bits unchanged.
+#[inline(always)]
+fn dm1(diff_p: f64, diff_m: f64) -> (f64, f64) {
+    let minus = diff_m > 0.0 && diff_p < diff_m;
+    let plus = !minus && diff_p > 0.0 && diff_p > diff_m;
+    (if minus { diff_m } else { 0.0 }, if plus { diff_p } else { 0.0 })
+}
+
+/// The ADX after the seed: `((adx * (period - 1)) + dx) / period`.
+#[inline(always)]
+fn next_adx(adx: f64, dx: f64, period: f64) -> f64 {
+    ((adx * (period - 1.0)) + dx) / period
 }
 
 /// A bar's DX from the smoothed DMs and true range, or None when TA-Lib skips it (zero TR sum or
@@ -143,13 +155,12 @@ impl Fill for Adx {
             let tr = true_range(h, l, prev_close);
             minus_dm -= minus_dm / period;
             plus_dm -= plus_dm / period;
-            let minus = diff_m > 0.0 && diff_p < diff_m;
-            let plus = !minus && diff_p > 0.0 && diff_p > diff_m;
-            minus_dm += if minus { diff_m } else { 0.0 };
-            plus_dm += if plus { diff_p } else { 0.0 };
+            let (minus_dm1, plus_dm1) = dm1(diff_p, diff_m);
+            minus_dm += minus_dm1;
+            plus_dm += plus_dm1;
             tr_sum = tr_sum - (tr_sum / period) + tr;
             if let Some(dx) = dx(minus_dm, plus_dm, tr_sum) {
-                adx = ((adx * (period - 1.0)) + dx) / period;
+                adx = next_adx(adx, dx, period);
             }
             *o = adx;
         }
