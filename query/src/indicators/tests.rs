@@ -295,6 +295,16 @@ fn the_batch_path_equals_bar_by_bar_updates_bit_for_bit() {
         if let Some(period) = s.params.first().filter(|p| p.integer) {
             param_sets.extend([period.min, period.min + 1.0, 7.0, 23.0].map(|p| vec![p]));
         }
+        // and every parameter off its default (distinct deviations: BBANDS' unequal-bands path)
+        if s.params.len() > 1 {
+            param_sets.push(
+                s.params
+                    .iter()
+                    .enumerate()
+                    .map(|(k, p)| if p.integer { p.default + 1.0 } else { p.default + 0.25 * (k + 1) as f64 })
+                    .collect(),
+            );
+        }
         for params in &param_sets {
             let mut one = build(s.name, params).unwrap();
             let expected: Vec<Option<f64>> = rows.iter().map(|r| one.update(r)).collect();

@@ -52,11 +52,29 @@ impl Indicator for Sma {
     fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
         let x = columns[0];
         let p = self.period;
-        let Some((from, out)) = batch::warm_then_tail(self, columns, |_, at| at + 1 >= p, values, valid) else { return };
-        let (n, divisor, mut total) = (x.len(), p as f64, self.total);
-        for (o, (&today, &leaving)) in out.iter_mut().zip(x[from..].iter().zip(&x[from + 1 - p..])) {
+        if let Some((from, out)) = batch::warm_then_tail(self, columns, |_, at| at + 1 >= p, values, valid) {
+            self.fill_each(x, from, |j, average| out[j] = average);
+        }
+    }
+}
+
+impl Sma {
+    /// The window's length.
+    pub(crate) fn period(&self) -> usize {
+        self.period
+    }
+
+    /// `step` for bars `from..` of `x` once every bar's window lies in `x` (bar `from - 1` and
+    /// all before it fed): the value leaving the window is read from the slice; same operations in
+    /// the same order, so the same bits. Calls `emit(j, average)` for bar `from + j`; the ring then
+    /// takes the last `period` values.
+    #[inline(always)]
+    pub(crate) fn fill_each(&mut self, x: &[f64], from: usize, mut emit: impl FnMut(usize, f64)) {
+        let (n, p) = (x.len(), self.period);
+        let (divisor, mut total) = (p as f64, self.total);
+        for (j, (&today, &leaving)) in x[from..].iter().zip(&x[from + 1 - p..]).enumerate() {
             total += today;
-            *o = total / divisor;
+            emit(j, total / divisor);
             total -= leaving;
         }
         self.total = total;

@@ -2,6 +2,7 @@
 
 use super::stddev::Variance;
 use crate::indicators::average::sma::Sma;
+use crate::indicators::batch;
 use crate::indicators::Indicator;
 
 /// TA-Lib's fused SMA path of BBANDS: the SMA running sum and the variance of [`Variance`],
@@ -29,23 +30,44 @@ impl BandsCore {
     fn step(&mut self, x: f64) -> Option<(f64, f64, f64)> {
         let middle = self.sma.step(x);
         let variance = self.variance.step(x)?;
-        let middle = middle?;
-        let deviation = if variance != 0.0 {
-            variance.sqrt()
-        } else {
-            0.0
-        };
-        if self.nbdev_up == self.nbdev_dn {
-            let width = deviation * self.nbdev_up;
-            Some((middle + width, middle, middle - width))
-        } else {
-            // TA-Lib 0.8 fuses `middle + deviation * nbdev_up` (an add), not the subtraction.
-            Some((
-                deviation.mul_add(self.nbdev_up, middle),
-                middle,
-                middle - (deviation * self.nbdev_dn),
-            ))
-        }
+        Some(bands(middle?, variance, self.nbdev_up, self.nbdev_dn))
+    }
+}
+
+/// `(upper, middle, lower)` from the middle band and the variance.
+#[inline(always)]
+fn bands(middle: f64, variance: f64, nbdev_up: f64, nbdev_dn: f64) -> (f64, f64, f64) {
+    let deviation = if variance != 0.0 {
+        variance.sqrt()
+    } else {
+        0.0
+    };
+    if nbdev_up == nbdev_dn {
+        let width = deviation * nbdev_up;
+        (middle + width, middle, middle - width)
+    } else {
+        // TA-Lib 0.8 fuses `middle + deviation * nbdev_up` (an add), not the subtraction.
+        (deviation.mul_add(nbdev_up, middle), middle, middle - (deviation * nbdev_dn))
+    }
+}
+
+/// The batch path of one band: once a bar's whole window lies in the batch, the variance loop
+/// ([`Variance::fill`]) writes each bar's variance, then the SMA loop ([`Sma::fill_each`]) turns
+/// it into the band `pick` selects.
+fn update_batch<I: Indicator>(
+    ind: &mut I,
+    core: fn(&mut I) -> &mut BandsCore,
+    pick: fn((f64, f64, f64)) -> f64,
+    columns: &[&[f64]],
+    values: &mut Vec<f64>,
+    valid: &mut Vec<bool>,
+) {
+    let p = core(ind).sma.period();
+    if let Some((from, out)) = batch::warm_then_tail(ind, columns, |_, at| at + 1 >= p, values, valid) {
+        let core = core(ind);
+        core.variance.fill(columns[0], from, out);
+        let (up, dn) = (core.nbdev_up, core.nbdev_dn);
+        core.sma.fill_each(columns[0], from, |j, middle| out[j] = pick(bands(middle, out[j], up, dn)));
     }
 }
 
@@ -66,6 +88,10 @@ impl Indicator for BbUpper {
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(u, _, _)| u)
     }
+
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        update_batch(self, |b| &mut b.0, |(u, _, _)| u, columns, values, valid);
+    }
 }
 
 /// Bollinger middle band, TA-Lib `TA_BBANDS` output `middleband` (matype 0): the SMA.
@@ -83,6 +109,10 @@ impl Indicator for BbMiddle {
     #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(_, m, _)| m)
+    }
+
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        update_batch(self, |b| &mut b.0, |(_, m, _)| m, columns, values, valid);
     }
 }
 
@@ -102,5 +132,9 @@ impl Indicator for BbLower {
     #[inline(always)]
     fn update(&mut self, inputs: &[f64]) -> Option<f64> {
         self.0.step(inputs[0]).map(|(_, _, l)| l)
+    }
+
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        update_batch(self, |b| &mut b.0, |(_, _, l)| l, columns, values, valid);
     }
 }
