@@ -177,3 +177,47 @@ impl Extremes {
         self.lowest
     }
 }
+
+/// The highest high and lowest low of the `period`-bar window ending at each bar of `bars`, every
+/// window lying in the slices, without rescans or branches (van Herk / Gil-Werman): the bars are
+/// cut into blocks of `period`; a bar's window is the tail of the `period - 1` bars before its
+/// block plus the head of its block, so its extreme is the better of a suffix extreme (computed
+/// backwards once per block) and a prefix extreme (carried forwards). An extreme is exact whatever
+/// the order, so the values equal the ones [`Extremes`] tracks. Calls `emit(first bar, highest,
+/// lowest)` once per block, with one entry per bar of the block.
+#[inline(always)]
+pub(crate) fn sliding_extremes(high: &[f64], low: &[f64], bars: std::ops::Range<usize>, period: usize, mut emit: impl FnMut(usize, &[f64], &[f64])) {
+    let p = period;
+    let (mut suffix_high, mut suffix_low) = (vec![f64::NEG_INFINITY; p], vec![f64::INFINITY; p]);
+    let (mut highest, mut lowest) = (vec![0.0; p], vec![0.0; p]);
+    for block in bars.clone().step_by(p) {
+        let len = p.min(bars.end - block);
+        // suffix[m]: the extreme of bars block+1-p+m ..= block-1 (none for m = p - 1)
+        let (mut h, mut l) = (f64::NEG_INFINITY, f64::INFINITY);
+        let before = block + 1 - p..block;
+        for ((sh, sl), (&bh, &bl)) in suffix_high[..p - 1]
+            .iter_mut()
+            .zip(&mut suffix_low[..p - 1])
+            .zip(high[before.clone()].iter().zip(&low[before]))
+            .rev()
+        {
+            h = if bh > h { bh } else { h };
+            l = if bl < l { bl } else { l };
+            (*sh, *sl) = (h, l);
+        }
+        let (mut h, mut l) = (f64::NEG_INFINITY, f64::INFINITY);
+        let within = block..block + len;
+        for (((hi, lo), (&sh, &sl)), (&bh, &bl)) in highest[..len]
+            .iter_mut()
+            .zip(&mut lowest[..len])
+            .zip(suffix_high.iter().zip(&suffix_low))
+            .zip(high[within.clone()].iter().zip(&low[within]))
+        {
+            h = if bh > h { bh } else { h };
+            l = if bl < l { bl } else { l };
+            *hi = if sh > h { sh } else { h };
+            *lo = if sl < l { sl } else { l };
+        }
+        emit(block, &highest[..len], &lowest[..len]);
+    }
+}
