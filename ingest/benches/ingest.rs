@@ -7,7 +7,7 @@ use std::time::Instant;
 use ingest::{ingest_file, readers, ColumnMap, IngestOptions, Rows};
 
 fn main() {
-    let file = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/data/filimonov-freqtrade/BTC_USDT-1m.feather");
+    let file = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())).join("../../shared/data/filimonov-freqtrade/BTC_USDT-1m.feather");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let runs = 5;
 

@@ -27,7 +27,7 @@ const STRATEGY: &str = r#"{"version": 1, "nodes": [
 
 /// A session whose `candles` hold the file's 1m candles repeated `copies` times (times continue).
 fn session(copies: usize) -> (SessionContext, usize) {
-    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/data/filimonov-freqtrade/BTC_USDT-1m.feather");
+    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())).join("../../shared/data/filimonov-freqtrade/BTC_USDT-1m.feather");
     let reader = arrow::ipc::reader::FileReader::try_new(std::fs::File::open(path).expect("data"), None).expect("feather");
     let mut cols: Vec<Vec<f64>> = vec![Vec::new(); 5];
     for b in reader {

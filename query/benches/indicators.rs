@@ -21,7 +21,7 @@ const COPIES: usize = 8;
 
 /// open, high, low, close, volume of the file, tiled `COPIES` times.
 fn load() -> [Vec<f64>; 5] {
-    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/data/filimonov-freqtrade/BTC_USDT-1m.feather");
+    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())).join("../../shared/data/filimonov-freqtrade/BTC_USDT-1m.feather");
     let reader = arrow::ipc::reader::FileReader::try_new(std::fs::File::open(path).expect("data file"), None).expect("feather");
     let (mut o, mut h, mut l, mut c, mut v) = (vec![], vec![], vec![], vec![], vec![]);
     for b in reader {

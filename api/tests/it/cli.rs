@@ -1,6 +1,5 @@
 //! The basic subcommands: help, ingest, sql, demo, lake.
 
-use std::path::Path;
 use std::process::Command;
 
 use crate::*;
@@ -106,7 +105,7 @@ fn token_prints_only_the_token_and_serve_answers_with_it() {
     let database_url = db.url.clone();
     let dir = tempfile::tempdir().unwrap();
     // candles for the backtest that the embedded worker runs
-    let sample = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../sample/ETH_USDT-1h.json.gz");
+    let sample = crate::crate_dir().join("../sample/ETH_USDT-1h.json.gz");
     assert!(bb(dir.path(), &["ingest", sample.to_str().unwrap()]).status.success());
     let secret = "e2e-secret-e2e-secret-e2e-secret-e2e-secret";
     let out = Command::new(env!("CARGO_BIN_EXE_bb")).args(["token", "--email", "e2e@example.com", "--plan", "premium"]).env("BB_JWT_SECRET", secret).output().unwrap();

@@ -10,11 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub fn shared(rel: &str) -> PathBuf {
-    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/data").join(rel)
+    crate::crate_dir().join("../../shared/data").join(rel)
 }
 
 pub fn fixtures(rel: &str) -> PathBuf {
-    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/fixtures/backtests").join(rel)
+    crate::crate_dir().join("../../shared/fixtures/backtests").join(rel)
 }
 
 /// Runs `bb ARGS` with its data dir in `dir`.
@@ -77,4 +77,10 @@ impl Drop for FreshDatabase {
         })
         .join();
     }
+}
+
+/// This crate's folder, read at run time (cargo and nextest set it), so that a test binary built
+/// from another clone sharing the target folder still finds `../shared` beside this checkout.
+pub fn crate_dir() -> PathBuf {
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
 }

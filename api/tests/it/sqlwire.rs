@@ -279,7 +279,7 @@ fn the_notebooks_run_headless_against_a_demo_setup() {
     let (mut child, host, port) = spawn_sql_server(dir.path(), &db.url, secret);
     // the demo's user, whose runs the notebooks analyse
     let tok = bb_token(secret, "demo@blockbuilders.local");
-    let root = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("..");
+    let root = crate::crate_dir().join("..");
     let out = std::process::Command::new(root.join("scripts/notebooks.sh"))
         .arg(dir.path().join("executed"))
         .env("BB_SQL_HOST", &host)

@@ -91,7 +91,7 @@ async fn binance_kline_csv_in_ms_and_us_with_and_without_header() {
 async fn generic_csv_with_a_column_mapping() {
     // the indicator fixture is a real candle CSV with extra columns; map it explicitly
     let (_d, lake) = temp_lake();
-    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/fixtures/indicators/BTC_USDT-1h_binance.csv");
+    let path = crate::crate_dir().join("../../shared/fixtures/indicators/BTC_USDT-1h_binance.csv");
     let opts = IngestOptions {
         symbol: Some("BTC/USDT".into()),
         columns: ColumnMap::parse("open_time=open_time,open=open,high=high,low=low,close=close,volume=volume").unwrap(),

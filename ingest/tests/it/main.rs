@@ -17,12 +17,12 @@ use lake::{Lake, LakeConfig, LakeTable};
 
 /// A file of ../shared/data.
 pub fn shared(rel: &str) -> PathBuf {
-    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/data").join(rel)
+    crate::crate_dir().join("../../shared/data").join(rel)
 }
 
 /// A file carried by this crate's tests.
 pub fn local(rel: &str) -> PathBuf {
-    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("tests/data").join(rel)
+    crate::crate_dir().join("tests/data").join(rel)
 }
 
 /// A fresh lake in a temporary folder (kept alive by the returned guard).
@@ -64,4 +64,10 @@ pub async fn candles(lake: &Lake, symbol: &str, timeframe: &str) -> i64 {
 pub fn strings(batch: &RecordBatch, col: usize) -> Vec<String> {
     let a = arrow::compute::cast(batch.column(col), &arrow::datatypes::DataType::Utf8).unwrap();
     a.as_string::<i32>().iter().map(|v| v.unwrap_or_default().to_string()).collect()
+}
+
+/// This crate's folder, read at run time (cargo and nextest set it), so that a test binary built
+/// from another clone sharing the target folder still finds `../shared` beside this checkout.
+pub fn crate_dir() -> PathBuf {
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
 }

@@ -11,7 +11,7 @@ fn python() -> String {
     if let Ok(p) = std::env::var("BB_PYTHON") {
         return p;
     }
-    let script = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../scripts/python-env.sh");
+    let script = crate::crate_dir().join("../scripts/python-env.sh");
     let out = Command::new(script).output().expect("scripts/python-env.sh runs");
     assert!(out.status.success(), "python env: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_string()

@@ -12,7 +12,7 @@ use pipelines::backtest::{run_backtest, BacktestParams};
 use serde_json::Value;
 
 fn cases_dir() -> PathBuf {
-    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/fixtures/backtests")
+    crate::crate_dir().join("../../shared/fixtures/backtests")
 }
 
 fn close(got: f64, want: f64) -> bool {

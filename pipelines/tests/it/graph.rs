@@ -1,12 +1,11 @@
 //! The validator against the spec: every reference strategy is valid; every kind of mistake is named.
 
-use std::path::Path;
 
 use pipelines::graph::{validate, Graph, Issue};
 use serde_json::{json, Value};
 
 fn fixtures() -> Vec<(String, Value)> {
-    let dir = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/fixtures/backtests");
+    let dir = crate::crate_dir().join("../../shared/fixtures/backtests");
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path().join("strategy.json");

@@ -71,7 +71,7 @@ mod tests {
 
     #[test]
     fn the_indicator_docs_list_every_function() {
-        let path = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../docs/indicators.md");
+        let path = std::path::Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into())).join("../docs/indicators.md");
         let doc = std::fs::read_to_string(&path).unwrap_or_default();
         let table = super::indicators_markdown();
         if std::env::var_os("BB_BLESS").is_some() {

@@ -5,13 +5,11 @@ use arrow::datatypes::Float64Type;
 use ingest::{ingest_file, IngestOptions};
 use lake::{Lake, LakeConfig};
 
-use crate::*;
-
 #[tokio::test]
 async fn partitions_do_not_leak_into_each_other() {
     let dir = tempfile::tempdir().unwrap();
     let lake = Lake::new(LakeConfig::new(dir.path().to_string_lossy().into_owned())).unwrap();
-    let data = Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/data/djienne-3ema-srsi-atr");
+    let data = crate::crate_dir().join("../../shared/data/djienne-3ema-srsi-atr");
     for f in ["BTC_USDT-1h.json", "ETH_USDT-1h.json"] {
         ingest_file(&lake, &data.join(f), &IngestOptions::default(), &|_| {}).await.unwrap();
     }

@@ -5,7 +5,7 @@ mod fixtures;
 mod lake_tables;
 mod nulls;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch};
@@ -14,7 +14,7 @@ use datafusion::datasource::MemTable;
 use datafusion::prelude::SessionContext;
 
 pub fn fixture(name: &str) -> PathBuf {
-    Path::new(&std::env::var("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../shared/fixtures/indicators").join(name)
+    crate::crate_dir().join("../../shared/fixtures/indicators").join(name)
 }
 
 /// A fixture CSV: its header and its columns as optional f64 (empty cell = NULL).
@@ -60,4 +60,10 @@ pub fn session_with(f: &Fixture) -> SessionContext {
 pub fn close_enough(got: f64, want: f64) -> bool {
     let d = (got - want).abs();
     d <= 1e-9 * want.abs() || d <= 1e-9
+}
+
+/// This crate's folder, read at run time (cargo and nextest set it), so that a test binary built
+/// from another clone sharing the target folder still finds `../shared` beside this checkout.
+pub fn crate_dir() -> PathBuf {
+    PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
 }

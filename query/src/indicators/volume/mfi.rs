@@ -81,7 +81,11 @@ impl Mfi {
             self.pos_sum = 0.0;
             self.neg_sum = 0.0;
         }
-        self.slot = (self.slot + 1) % self.period;
+        // wraps without an integer division
+        self.slot += 1;
+        if self.slot == self.period {
+            self.slot = 0;
+        }
         if self.seen <= self.period {
             return None;
         }
