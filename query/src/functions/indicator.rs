@@ -160,28 +160,42 @@ impl PartitionEvaluator for IndicatorEvaluator {
             Err(e) => return exec_err!("{e}"),
         };
         let columns: Vec<&Float64Array> = values.iter().map(|v| v.as_primitive::<Float64Type>()).collect();
-        if columns.iter().all(|c| c.null_count() == 0) {
-            // the common case: no NULL input, the whole partition in one batch call
-            let slices: Vec<&[f64]> = columns.iter().map(|c| &c.values()[..num_rows]).collect();
-            let (mut out, mut valid) = (Vec::with_capacity(num_rows), Vec::with_capacity(num_rows));
-            state.update_batch(&slices, &mut out, &mut valid);
-            return Ok(Arc::new(Float64Array::new(out.into(), validity(&valid))));
-        }
-        let mut inputs = vec![0.0; columns.len()];
-        let out: Float64Array = (0..num_rows)
-            .map(|r| {
-                for (slot, c) in inputs.iter_mut().zip(&columns) {
-                    if c.is_null(r) {
-                        return None;
+        let slices: Vec<&[f64]> = columns.iter().map(|c| &c.values()[..num_rows]).collect();
+        // the rows where some input is NULL get NULL and leave the state alone (the spec's rule);
+        // the runs of rows in between go through the batch path, the state carrying over
+        let nulls = columns.iter().fold(None, |acc, c| NullBuffer::union(acc.as_ref(), c.nulls()));
+        let runs: Vec<(usize, usize)> = match &nulls {
+            None => vec![(0, num_rows)],
+            Some(nulls) => nulls.valid_slices().collect(),
+        };
+        let (mut out, mut valid) = (Vec::with_capacity(num_rows), Vec::with_capacity(num_rows));
+        let mut row = vec![0.0; slices.len()];
+        for (start, end) in runs {
+            out.resize(start, 0.0);
+            valid.resize(start, false);
+            if end - start >= MIN_BATCH_RUN {
+                let run: Vec<&[f64]> = slices.iter().map(|s| &s[start..end]).collect();
+                state.update_batch(&run, &mut out, &mut valid);
+            } else {
+                for r in start..end {
+                    for (slot, s) in row.iter_mut().zip(&slices) {
+                        *slot = s[r];
                     }
-                    *slot = c.value(r);
+                    let value = state.update(&row);
+                    out.push(value.unwrap_or(0.0));
+                    valid.push(value.is_some());
                 }
-                state.update(&inputs)
-            })
-            .collect();
-        Ok(Arc::new(out))
+            }
+        }
+        out.resize(num_rows, 0.0);
+        valid.resize(num_rows, false);
+        Ok(Arc::new(Float64Array::new(out.into(), validity(&valid))))
     }
 }
+
+/// Runs of non-NULL rows shorter than this go bar by bar through `update`: the batch path's
+/// set-up (warm-up checks, per-call buffers) does not pay off on a handful of rows.
+const MIN_BATCH_RUN: usize = 32;
 
 /// The null buffer of a batch path's output: `None` when every bar is valid, and built by runs
 /// when only a warm-up prefix is not (the usual shape), which is cheaper than packing each flag.

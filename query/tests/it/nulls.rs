@@ -50,3 +50,52 @@ async fn a_partition_shorter_than_the_warm_up_is_all_null() {
     assert_eq!(got.len(), 29);
     assert!(got.iter().all(Option::is_none));
 }
+
+/// Where each input column is NULL (1-based row numbers `n`): leading NULLs, long runs (which the
+/// window function feeds through the batch path) and a stretch of short runs (fed bar by bar).
+const NULL_WHEN: [(&str, &str, fn(usize) -> bool); 4] = [
+    ("close", "n <= 5 OR n BETWEEN 61 AND 63 OR n = 131 OR (n > 400 AND n < 700 AND n % 7 = 0)", |n| {
+        n <= 5 || (61..=63).contains(&n) || n == 131 || (n > 400 && n < 700 && n % 7 == 0)
+    }),
+    ("high", "n BETWEEN 201 AND 240", |n| (201..=240).contains(&n)),
+    ("low", "n = 250 OR n = 1500", |n| n == 250 || n == 1500),
+    ("volume", "n IN (301, 302, 333)", |n| [301, 302, 333].contains(&n)),
+];
+
+#[tokio::test]
+async fn every_indicator_skips_null_bars_whatever_input_is_null() {
+    let f = read_fixture("BTC_USDT-1h_binance.csv");
+    let ctx = session_with(&f);
+    let column_of = |name: &str| -> Vec<f64> {
+        let i = f.header.iter().position(|h| h == name).unwrap();
+        f.columns[i].iter().map(|v| v.unwrap()).collect()
+    };
+    for spec in indicators::specs() {
+        let inputs: Vec<&str> = spec.inputs.iter().map(|i| if *i == "source" { "close" } else { i }).collect();
+        let args: Vec<String> = inputs
+            .iter()
+            .map(|i| {
+                let (_, when, _) = NULL_WHEN.iter().find(|(c, _, _)| c == i).unwrap();
+                format!("CASE WHEN {when} THEN NULL ELSE {i} END")
+            })
+            .collect();
+        let sql = format!(
+            "SELECT {}({}) OVER (ORDER BY open_time) FROM (SELECT *, row_number() OVER (ORDER BY open_time) AS n FROM t) ORDER BY open_time",
+            spec.name,
+            args.join(", ")
+        );
+        let got = column(&ctx, &sql).await;
+        // the spec: the state machine fed only the bars where every input is present
+        let data: Vec<Vec<f64>> = inputs.iter().map(|i| column_of(i)).collect();
+        let mut state = indicators::build(spec.name, &[]).unwrap();
+        for (r, g) in got.iter().enumerate() {
+            let null = inputs.iter().any(|i| (NULL_WHEN.iter().find(|(c, _, _)| c == i).unwrap().2)(r + 1));
+            let expected = if null { None } else { state.update(&data.iter().map(|c| c[r]).collect::<Vec<_>>()) };
+            assert!(
+                g.map(f64::to_bits) == expected.map(f64::to_bits),
+                "{} row {r}: got {g:?}, expected {expected:?}",
+                spec.name
+            );
+        }
+    }
+}
