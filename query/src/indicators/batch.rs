@@ -87,7 +87,7 @@ pub(crate) fn run_portable<I: Indicator + ?Sized>(ind: &mut I, columns: &[&[f64]
 }
 
 /// The prologue of the batch paths that leave the state machine for a tighter loop once it is
-/// warm (EMA, DEMA, TEMA, KAMA, MOM, WMA, TRIMA, WILLR): bars go through `update` one at a time
+/// warm (most indicators; see their `update_batch`): bars go through `update` one at a time
 /// until `ready(ind, at)` holds for the next bar `at` of the batch (the state is past its warm-up
 /// and, for the slice-reading loops, the bar's whole window lies in the batch). Returns that bar
 /// and a pre-sized tail of `values` for the bars from it on, marked valid, for the caller to
