@@ -1,6 +1,5 @@
 //! Shared building blocks: a fixed-size history ring, sliding-window extremes, and TA-Lib's numeric helpers.
 
-
 /// TA-Lib's `TA_EPSILON` (ta_utility.h).
 pub(crate) const TA_EPSILON: f64 = 0.000_000_000_000_01;
 
@@ -220,4 +219,20 @@ pub(crate) fn sliding_extremes(high: &[f64], low: &[f64], bars: std::ops::Range<
         }
         emit(block, &highest[..len], &lowest[..len]);
     }
+}
+
+/// The bars `bars` of high/low/close (starting at 1 or later), each with the bar before it:
+/// `(high, low, previous high, previous low, previous close)`, for the batch loops that read
+/// yesterday's bar from the slices.
+#[inline(always)]
+pub(crate) fn with_previous<'a>(
+    high: &'a [f64],
+    low: &'a [f64],
+    close: &'a [f64],
+    bars: std::ops::Range<usize>,
+) -> impl Iterator<Item = (f64, f64, f64, f64, f64)> + 'a {
+    let (from, n) = (bars.start, bars.end);
+    let today = high[from..n].iter().zip(&low[from..n]);
+    let yesterday = high[from - 1..n - 1].iter().zip(&low[from - 1..n - 1]).zip(&close[from - 1..n - 1]);
+    today.zip(yesterday).map(|((&h, &l), ((&ph, &pl), &pc))| (h, l, ph, pl, pc))
 }

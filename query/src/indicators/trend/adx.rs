@@ -1,6 +1,7 @@
 //! ADX: average directional movement index (TA-Lib `TA_ADX`).
 
-use crate::indicators::window::{is_zero, true_range};
+use super::di::{dm1, wilder};
+use crate::indicators::window::{is_zero, true_range, with_previous};
 use crate::indicators::batch::{self, Fill};
 use crate::indicators::Indicator;
 
@@ -62,18 +63,16 @@ impl Adx {
         self.prev_close = close;
 
         let period = self.period as f64;
-        if self.seen > self.period {
-            self.prev_minus_dm -= self.prev_minus_dm / period;
-            self.prev_plus_dm -= self.prev_plus_dm / period;
-        }
-        let (minus_dm1, plus_dm1) = dm1(diff_p, diff_m);
-        self.prev_minus_dm += minus_dm1;
-        self.prev_plus_dm += plus_dm1;
+        let (minus_dm1, plus_dm1) = (dm1(diff_m, diff_p), dm1(diff_p, diff_m));
         if self.seen <= self.period {
+            self.prev_minus_dm += minus_dm1;
+            self.prev_plus_dm += plus_dm1;
             self.prev_tr += tr;
             return None;
         }
-        self.prev_tr = self.prev_tr - (self.prev_tr / period) + tr;
+        self.prev_minus_dm = wilder(self.prev_minus_dm, minus_dm1, period);
+        self.prev_plus_dm = wilder(self.prev_plus_dm, plus_dm1, period);
+        self.prev_tr = wilder(self.prev_tr, tr, period);
 
         let dx = dx(self.prev_minus_dm, self.prev_plus_dm, self.prev_tr);
         if self.seen <= 2 * self.period {
@@ -90,16 +89,6 @@ impl Adx {
         Some(self.prev_adx)
     }
 
-}
-
-/// The one-bar -DM and +DM: at most one side moves, the larger positive move (none on a tie).
-/// Branch-free (the side flips unpredictably bar to bar): the side that does not move gets 0.0,
-/// and adding that leaves its (never -0.0) smoothed sum's bits unchanged.
-#[inline(always)]
-fn dm1(diff_p: f64, diff_m: f64) -> (f64, f64) {
-    let minus = diff_m > 0.0 && diff_p < diff_m;
-    let plus = !minus && diff_p > 0.0 && diff_p > diff_m;
-    (if minus { diff_m } else { 0.0 }, if plus { diff_p } else { 0.0 })
 }
 
 /// The ADX after the seed: `((adx * (period - 1)) + dx) / period`.
@@ -147,18 +136,12 @@ impl Fill for Adx {
         let n = from + out.len();
         let period = self.period as f64;
         let (mut minus_dm, mut plus_dm, mut tr_sum, mut adx) = (self.prev_minus_dm, self.prev_plus_dm, self.prev_tr, self.prev_adx);
-        let today = high[from..n].iter().zip(&low[from..n]);
-        let yesterday = high[from - 1..n - 1].iter().zip(&low[from - 1..n - 1]).zip(&close[from - 1..n - 1]);
-        for (o, ((&h, &l), ((&prev_high, &prev_low), &prev_close))) in out.iter_mut().zip(today.zip(yesterday)) {
+        for (o, (h, l, prev_high, prev_low, prev_close)) in out.iter_mut().zip(with_previous(high, low, close, from..n)) {
             let diff_p = h - prev_high;
             let diff_m = prev_low - l;
-            let tr = true_range(h, l, prev_close);
-            minus_dm -= minus_dm / period;
-            plus_dm -= plus_dm / period;
-            let (minus_dm1, plus_dm1) = dm1(diff_p, diff_m);
-            minus_dm += minus_dm1;
-            plus_dm += plus_dm1;
-            tr_sum = tr_sum - (tr_sum / period) + tr;
+            minus_dm = wilder(minus_dm, dm1(diff_m, diff_p), period);
+            plus_dm = wilder(plus_dm, dm1(diff_p, diff_m), period);
+            tr_sum = wilder(tr_sum, true_range(h, l, prev_close), period);
             if let Some(dx) = dx(minus_dm, plus_dm, tr_sum) {
                 adx = next_adx(adx, dx, period);
             }

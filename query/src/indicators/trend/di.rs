@@ -1,7 +1,7 @@
 //! The directional-indicator state machine shared by +DI and -DI (TA-Lib `TA_PLUS_DI` / `TA_MINUS_DI`).
 
 use crate::indicators::batch::Fill;
-use crate::indicators::window::true_range;
+use crate::indicators::window::{true_range, with_previous};
 
 /// Which directional movement a [`DiCore`] follows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +78,8 @@ impl DiCore {
             self.prev_tr += tr;
             return None;
         }
-        (self.prev_dm, self.prev_tr) = smooth(self.prev_dm, self.prev_tr, dm1, tr, self.period as f64);
+        let period = self.period as f64;
+        (self.prev_dm, self.prev_tr) = (wilder(self.prev_dm, dm1, period), wilder(self.prev_tr, tr, period));
         Some(di(self.prev_dm, self.prev_tr))
     }
 
@@ -88,17 +89,19 @@ impl DiCore {
     }
 }
 
-/// One Wilder step of the smoothed DM and TR, as TA-Lib writes it. `dm1` is 0.0 on a bar
-/// without this side's move: TA-Lib then skips the addition, and adding 0.0 leaves the bits
-/// unchanged (the smoothed DM is never -0.0), without a branch that flips unpredictably.
+/// One Wilder step of a smoothed DM or TR sum, as TA-Lib writes it (`s - (s / period) + today`).
+/// A DM's `today` is 0.0 on a bar without that side's move: TA-Lib then skips the addition, and
+/// adding 0.0 leaves the bits unchanged (the smoothed DM is never -0.0), without a branch that
+/// flips unpredictably. Shared with ADX.
 #[inline(always)]
-fn smooth(dm: f64, tr_sum: f64, dm1: f64, tr: f64, period: f64) -> (f64, f64) {
-    (dm - (dm / period) + dm1, tr_sum - (tr_sum / period) + tr)
+pub(super) fn wilder(sum: f64, today: f64, period: f64) -> f64 {
+    sum - (sum / period) + today
 }
 
-/// This side's one-bar DM: its move when it is positive and beats the other side's, else 0.
+/// A side's one-bar DM: its move when it is positive and beats the other side's, else 0 (so at
+/// most one side moves, none on a tie). Shared with ADX.
 #[inline(always)]
-fn dm1(own: f64, other: f64) -> f64 {
+pub(super) fn dm1(own: f64, other: f64) -> f64 {
     if own > 0.0 && own > other {
         own
     } else {
@@ -125,16 +128,15 @@ impl Fill for DiCore {
         let n = from + out.len();
         let period = self.period as f64;
         let (mut dm, mut tr_sum) = (self.prev_dm, self.prev_tr);
-        let today = high[from..n].iter().zip(&low[from..n]);
-        let yesterday = high[from - 1..n - 1].iter().zip(&low[from - 1..n - 1]).zip(&close[from - 1..n - 1]);
-        for (o, ((&h, &l), ((&prev_high, &prev_low), &prev_close))) in out.iter_mut().zip(today.zip(yesterday)) {
+        for (o, (h, l, prev_high, prev_low, prev_close)) in out.iter_mut().zip(with_previous(high, low, close, from..n)) {
             let diff_p = h - prev_high;
             let diff_m = prev_low - l;
             let (own, other) = match self.side {
                 Side::Plus => (diff_p, diff_m),
                 Side::Minus => (diff_m, diff_p),
             };
-            (dm, tr_sum) = smooth(dm, tr_sum, dm1(own, other), true_range(h, l, prev_close), period);
+            dm = wilder(dm, dm1(own, other), period);
+            tr_sum = wilder(tr_sum, true_range(h, l, prev_close), period);
             *o = di(dm, tr_sum);
         }
         (self.prev_dm, self.prev_tr) = (dm, tr_sum);
