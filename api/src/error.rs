@@ -1,11 +1,9 @@
-//! `ApiError`: every error the API answers, in the seed's format
-//! `{"error":{"code","message","details","timestamp","requestId"}}`.
+//! `ApiError`: every error the API answers (rendered by `http::error` in the seed's format
+//! `{"error":{"code","message","details","timestamp","requestId"}}`), and how the errors of the
+//! database, the lake, the query engine and the pipelines map onto it.
 
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
-
-use crate::http::request_id;
 
 /// An error answered to an API client.
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +62,36 @@ impl ApiError {
     pub fn validation(message: impl Into<String>, details: Value) -> Self {
         ApiError::Validation { message: message.into(), details }
     }
+
+    /// A 422 naming the request field (camelCase, as the API spells it) that breaks its rule.
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        ApiError::validation(message, json!({"field": field}))
+    }
+
+    /// What the details of the error say (null for most).
+    pub fn details(&self) -> Value {
+        match self {
+            ApiError::Validation { details, .. } | ApiError::QuotaExceeded { details, .. } => details.clone(),
+            _ => Value::Null,
+        }
+    }
+}
+
+/// `fee_rate` → `feeRate`: a field as params.json spells it, as the API's JSON spells it.
+pub fn camel(key: &str) -> String {
+    let mut out = String::new();
+    let mut up = false;
+    for c in key.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -73,11 +101,62 @@ impl From<sqlx::Error> for ApiError {
             match db.constraint() {
                 Some("strategies_slug_key") => return ApiError::Conflict("a strategy with this slug exists".into()),
                 Some("strategy_versions_strategy_version_key") => return ApiError::Conflict("this version number exists".into()),
+                Some("subscriptions_user_key") => return ApiError::Conflict("the user has a subscription already".into()),
+                Some("subscriptions_stripe_subscription_key") => return ApiError::Conflict("this Stripe subscription belongs to another user".into()),
                 _ => {}
             }
         }
         ApiError::Internal(e.into())
     }
+}
+
+impl From<lake::Error> for ApiError {
+    fn from(e: lake::Error) -> Self {
+        match e {
+            lake::Error::InvalidMarket { field, .. } => ApiError::invalid(field, e.to_string()),
+            lake::Error::InvalidTimeframe(_) => ApiError::invalid("timeframe", e.to_string()),
+            e => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+/// DataFusion's errors: the one place they map to HTTP (always a 500: the API builds every plan itself).
+impl From<datafusion::error::DataFusionError> for ApiError {
+    fn from(e: datafusion::error::DataFusionError) -> Self {
+        ApiError::Internal(e.into())
+    }
+}
+
+impl From<query::Error> for ApiError {
+    fn from(e: query::Error) -> Self {
+        match e {
+            query::Error::Lake(e) => e.into(),
+            query::Error::DataFusion(e) => e.into(),
+        }
+    }
+}
+
+impl From<pipelines::Error> for ApiError {
+    fn from(e: pipelines::Error) -> Self {
+        use pipelines::Error as E;
+        match e {
+            E::Graph(issues) => ApiError::validation("the strategy version's graph is invalid", json!({"issues": issues})),
+            E::InvalidField { field, message } => {
+                let field = camel(&field);
+                ApiError::invalid(&field, message.replacen(&camel_source(&field), &field, 1))
+            }
+            E::NoCandles(m) | E::Invalid(m) => ApiError::validation(m, Value::Null),
+            E::Lake(e) => e.into(),
+            E::Query(e) => e.into(),
+            E::DataFusion(e) => e.into(),
+            e @ E::Arrow(_) => ApiError::Internal(e.into()),
+        }
+    }
+}
+
+/// `feeRate` → `fee_rate` (to rewrite a pipelines message in the API's spelling).
+fn camel_source(field: &str) -> String {
+    field.chars().flat_map(|c| if c.is_ascii_uppercase() { vec!['_', c.to_ascii_lowercase()] } else { vec![c] }).collect()
 }
 
 impl From<anyhow::Error> for ApiError {
@@ -86,27 +165,18 @@ impl From<anyhow::Error> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let request_id = request_id::current();
-        if let ApiError::Internal(e) = &self {
-            // logged with the request id; the client sees no internals
-            tracing::error!(request_id = %request_id, error = ?e, "internal error");
-        }
-        let details = match &self {
-            ApiError::Validation { details, .. } | ApiError::QuotaExceeded { details, .. } => details.clone(),
-            _ => Value::Null,
-        };
-        let body = json!({"error": {
-            "code": self.code(),
-            "message": self.to_string(),
-            "details": details,
-            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            "requestId": request_id,
-        }});
-        (self.status(), axum::Json(body)).into_response()
-    }
-}
-
 /// The API's result type.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipeline_field_errors_name_the_api_field() {
+        let e: ApiError = pipelines::Error::InvalidField { field: "fee_rate".into(), message: "fee_rate must be in [0, 0.5), got -0.1".into() }.into();
+        assert_eq!(e.to_string(), "feeRate must be in [0, 0.5), got -0.1");
+        assert_eq!(e.details(), json!({"field": "feeRate"}));
+        assert_eq!(camel("initial_capital"), "initialCapital");
+    }
+}

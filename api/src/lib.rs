@@ -1,6 +1,10 @@
-//! The API crate: the axum REST API under `/api/v1` (auth, strategies, versions, backtest runs,
-//! quotas, notifications, ...), its Postgres access and job queue worker, the private Postgres
-//! cluster used when no `DATABASE_URL` is set, and the `bb` binary's subcommands. `bb --help` lists them.
+//! The API crate: the REST API under `/api/v1` over a service layer (one module per concept:
+//! strategies, backtests, quotas, notifications, users, subscriptions — its rules and its SQL),
+//! the job worker, the Postgres-wire SQL endpoint, the private Postgres cluster used when no
+//! `DATABASE_URL` is set, and the `bb` binary's subcommands. `bb --help` lists them.
+//!
+//! Layers, each using only those below it: `cli` → `http` (routes, extractors, paging) / `jobs`
+//! (worker) / `sqlwire` → `state`, `auth` → `services` → `model`, `error`, `db`.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -18,7 +22,10 @@ pub mod error;
 pub mod events;
 pub mod http;
 pub mod jobs;
+pub mod model;
 pub mod pg;
-pub mod routes;
+pub mod services;
+pub mod shutdown;
 pub mod sqlwire;
+pub mod state;
 pub mod svg;

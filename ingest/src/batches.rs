@@ -3,19 +3,11 @@
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use lake::LakeTable;
+use lake::{LakeTable, Market};
 
 use crate::error::Result;
 use crate::record::{RawCandle, RawTrade};
 use crate::validate::Rejected;
-
-/// The market a file's candles belong to.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Market {
-    pub exchange: String,
-    pub symbol: String,
-    pub timeframe: lake::Timeframe,
-}
 
 fn utc(values: Vec<i64>) -> ArrayRef {
     Arc::new(TimestampMicrosecondArray::from(values).with_timezone("UTC"))
@@ -30,9 +22,9 @@ pub fn candles(market: &Market, rows: &[RawCandle]) -> Result<RecordBatch> {
     let n = rows.len();
     let f = |g: fn(&RawCandle) -> f64| -> ArrayRef { Arc::new(Float64Array::from_iter_values(rows.iter().map(g))) };
     let columns: Vec<ArrayRef> = vec![
-        repeat(&market.exchange, n),
-        repeat(&market.symbol, n),
-        repeat(&market.timeframe.to_string(), n),
+        repeat(market.exchange(), n),
+        repeat(market.symbol(), n),
+        repeat(&market.timeframe().to_string(), n),
         utc(rows.iter().map(|c| c.open_time_us).collect()),
         f(|c| c.open),
         f(|c| c.high),
@@ -78,9 +70,9 @@ pub fn quarantine(source_file: &str, market: Option<&Market>, rows: &[Rejected],
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.raw.as_str()))),
         Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.reason.as_str()))),
         utc(vec![ingested_at_us; n]),
-        opt(market.map(|m| m.exchange.clone())),
-        opt(market.map(|m| m.symbol.clone())),
-        opt(market.map(|m| m.timeframe.to_string())),
+        opt(market.map(|m| m.exchange().to_string())),
+        opt(market.map(|m| m.symbol().to_string())),
+        opt(market.map(|m| m.timeframe().to_string())),
     ];
     Ok(RecordBatch::try_new(LakeTable::Quarantine.schema(), columns)?)
 }

@@ -4,15 +4,15 @@ use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use lake::{Lake, LakeTable, Timeframe};
+use lake::{canonical_symbol, Lake, LakeTable, Market, Timeframe};
 
 use crate::aggregate::trades_to_candles;
-use crate::batches::{self, Market};
+use crate::batches;
 use crate::error::{Error, Result};
 use crate::format::Format;
 use crate::gaps::GapReport;
 use crate::land::{self, Landed};
-use crate::naming::{from_file_name, normalize_symbol};
+use crate::naming::from_file_name;
 use crate::readers::{self, ColumnMap};
 use crate::record::{fmt_us, RawCandle, RawTrade, Rows};
 use crate::validate::{self, Rejected};
@@ -78,7 +78,7 @@ pub async fn ingest_file(lake: &Lake, path: &Path, opts: &IngestOptions, stage: 
         inferred.push(format!("format {format}"));
     }
     let symbol = match (&opts.symbol, &names.symbol) {
-        (Some(s), _) => normalize_symbol(s),
+        (Some(s), _) => canonical_symbol(s)?,
         (None, Some(s)) => {
             inferred.push(format!("symbol {s} from the file name"));
             s.clone()
@@ -120,10 +120,10 @@ pub async fn ingest_file(lake: &Lake, path: &Path, opts: &IngestOptions, stage: 
         }
     };
     let exchange = opts.exchange.clone().unwrap_or_else(|| {
-        inferred.push("exchange binance (the default)".into());
-        "binance".into()
+        inferred.push(format!("exchange {} (the default)", lake::DEFAULT_EXCHANGE));
+        lake::DEFAULT_EXCHANGE.into()
     });
-    let market = Market { exchange, symbol, timeframe };
+    let market = Market::new(&exchange, &symbol, timeframe)?;
     let (good, mut bad) = validate::candles(candles_in, timeframe);
     stage(Stage::Writing);
     let mut trades_landed = None;
@@ -184,9 +184,9 @@ async fn land_trades(lake: &Lake, market: &Market, source_file: &str, trades: &[
     if trades.is_empty() {
         return Ok(0);
     }
-    let batch = batches::trades(&market.exchange, &market.symbol, source_file, trades)?;
+    let batch = batches::trades(market.exchange(), market.symbol(), source_file, trades)?;
     let overlap = match lake.info(LakeTable::TradesRaw).await? {
-        Some(info) => info.partitions.contains_key(&format!("{}/{}", market.exchange, market.symbol)),
+        Some(info) => info.partitions.contains_key(&format!("{}/{}", market.exchange(), market.symbol())),
         None => false,
     };
     if overlap {

@@ -2,9 +2,9 @@
 
 use std::collections::HashMap;
 
-use lake::{Lake, LakeTable};
+use lake::{Lake, LakeTable, Market, Span};
 
-use crate::batches::{self, Market};
+use crate::batches;
 use crate::error::Result;
 use crate::record::{fmt_us, RawCandle};
 use crate::resample::read_market;
@@ -36,7 +36,8 @@ impl Landed {
 /// The stored candles of `market` between the first and last of `rows` (sorted), by open time.
 async fn stored(lake: &Lake, market: &Market, rows: &[RawCandle]) -> Result<HashMap<i64, RawCandle>> {
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(HashMap::new()) };
-    let span = Some((first.open_time_us, last.open_time_us));
+    // open times are aligned to whole seconds (validated), so milliseconds hold them exactly
+    let span = Span::new(Some(first.open_time_us.div_euclid(1_000)), Some(last.open_time_us.div_euclid(1_000) + 1));
     Ok(read_market(lake, market, span).await?.into_iter().map(|c| (c.open_time_us, c)).collect())
 }
 

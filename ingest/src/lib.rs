@@ -25,13 +25,12 @@ mod resample;
 mod validate;
 
 pub use aggregate::{resample as resample_candles, trades_to_candles};
-pub use batches::Market;
 pub use error::{Error, Result};
 pub use format::Format;
 pub use gaps::GapReport;
 pub use ingest::{ingest_file, IngestOptions, IngestReport, Stage};
 pub use land::Landed;
-pub use naming::{from_file_name, normalize_symbol};
+pub use naming::from_file_name;
 pub use readers::ColumnMap;
 pub use record::{epoch_to_us, fmt_us, RawCandle, RawTrade, Rows};
 pub use resample::{read_market, resample_market, ResampleReport};

@@ -15,11 +15,6 @@ pub struct NameInfo {
     pub not_candles: Option<&'static str>,
 }
 
-/// Normalises a pair as users write it (`BTC/USDT`, `btc_usdt`, `BTC-USDT`) to `BTCUSDT`.
-pub fn normalize_symbol(s: &str) -> String {
-    s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_uppercase()
-}
-
 /// Reads symbol and timeframe off a freqtrade or Binance file name.
 pub fn from_file_name(path: &Path) -> NameInfo {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -61,7 +56,7 @@ pub fn from_file_name(path: &Path) -> NameInfo {
 fn freqtrade_pair(pair: &str) -> Option<String> {
     let parts: Vec<&str> = pair.split('_').filter(|p| !p.is_empty()).collect();
     match parts.as_slice() {
-        [base, quote] | [base, quote, _] => Some(normalize_symbol(&format!("{base}{quote}"))),
+        [base, quote] | [base, quote, _] => lake::canonical_symbol(&format!("{base}{quote}")).ok(),
         _ => None,
     }
 }
@@ -93,11 +88,5 @@ mod tests {
         assert_eq!(i.symbol.as_deref(), Some("ADAUSDT"));
         assert_eq!(i.timeframe.unwrap().to_string(), "1m");
         assert_eq!(info("candles.csv"), NameInfo::default());
-    }
-
-    #[test]
-    fn symbols_are_normalised() {
-        assert_eq!(normalize_symbol("btc/usdt"), "BTCUSDT");
-        assert_eq!(normalize_symbol("ETH-USDT"), "ETHUSDT");
     }
 }

@@ -4,12 +4,10 @@ use std::time::{Duration, Instant};
 
 use arrow::array::{Array, AsArray};
 use arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
-use datafusion::prelude::{col, lit, SessionContext};
-use datafusion::scalar::ScalarValue;
-use lake::{Lake, LakeTable, Timeframe};
+use datafusion::prelude::{col, SessionContext};
+use lake::{Lake, LakeTable, Market, Span, Timeframe};
 
 use crate::aggregate;
-use crate::batches::Market;
 use crate::error::{Error, Result};
 use crate::land::{self, Landed};
 use crate::record::RawCandle;
@@ -24,25 +22,16 @@ pub struct ResampleReport {
     pub elapsed: Duration,
 }
 
-/// Reads the candles of `market` from the lake, sorted by time: all of them, or those with an
-/// open time in `span` (µs, both ends included).
-pub async fn read_market(lake: &Lake, market: &Market, span: Option<(i64, i64)>) -> Result<Vec<RawCandle>> {
+/// Reads the candles of `market` with an open time in `span` from the lake, sorted by time.
+pub async fn read_market(lake: &Lake, market: &Market, span: Span) -> Result<Vec<RawCandle>> {
     let ctx = SessionContext::new();
     if lake.register(&ctx, LakeTable::Candles).await?.is_none() {
         return Ok(Vec::new());
     }
-    let mut filter = col("exchange")
-        .eq(lit(market.exchange.as_str()))
-        .and(col("symbol").eq(lit(market.symbol.as_str())))
-        .and(col("timeframe").eq(lit(market.timeframe.to_string())));
-    if let Some((from, to)) = span {
-        let ts = |us: i64| lit(ScalarValue::TimestampMicrosecond(Some(us), Some("UTC".into())));
-        filter = filter.and(col("open_time").gt_eq(ts(from))).and(col("open_time").lt_eq(ts(to)));
-    }
     let df = ctx
         .table("candles")
         .await?
-        .filter(filter)?
+        .filter(market.candles_filter(span))?
         .select_columns(&["open_time", "open", "high", "low", "close", "volume", "trade_count", "quote_volume"])?
         .sort(vec![col("open_time").sort(true, false)])?;
     let mut out = Vec::new();
@@ -72,21 +61,16 @@ pub async fn read_market(lake: &Lake, market: &Market, span: Option<(i64, i64)>)
 /// Builds `target` candles of `source`'s market from its candles in the lake and lands them.
 pub async fn resample_market(lake: &Lake, source: &Market, target: Timeframe) -> Result<ResampleReport> {
     let started = Instant::now();
-    if target.millis() <= source.timeframe.millis() || target.millis() % source.timeframe.millis() != 0 {
-        return Err(Error::Argument(format!(
-            "cannot resample {} to {target}: the target must be a larger multiple of the source timeframe",
-            source.timeframe
-        )));
+    let from = source.timeframe();
+    if target.millis() <= from.millis() || target.millis() % from.millis() != 0 {
+        return Err(Error::Argument(format!("cannot resample {from} to {target}: the target must be a larger multiple of the source timeframe")));
     }
-    let rows = read_market(lake, source, None).await?;
+    let rows = read_market(lake, source, Span::ALL).await?;
     if rows.is_empty() {
-        return Err(Error::Argument(format!(
-            "no {} candles of {} on {} in the lake to resample",
-            source.timeframe, source.symbol, source.exchange
-        )));
+        return Err(Error::Argument(format!("no {from} candles of {} on {} in the lake to resample", source.symbol(), source.exchange())));
     }
-    let out = aggregate::resample(&rows, source.timeframe, target);
-    let target_market = Market { timeframe: target, ..source.clone() };
+    let out = aggregate::resample(&rows, from, target);
+    let target_market = source.with_timeframe(target);
     let candles = land::candles(lake, &target_market, &out).await?;
     Ok(ResampleReport { source: source.clone(), target: target_market, source_rows: rows.len() as u64, candles, elapsed: started.elapsed() })
 }

@@ -12,6 +12,9 @@ pub enum Error {
     /// A timeframe string such as `1m` or `4h` could not be understood.
     #[error("invalid timeframe '{0}': expected a number followed by m, h, d or w (e.g. 1m, 5m, 1h, 1d)")]
     InvalidTimeframe(String),
+    /// An exchange or symbol that cannot name a market.
+    #[error("invalid {field} '{value}': {reason}")]
+    InvalidMarket { field: &'static str, value: String, reason: String },
     /// A table name that the lake does not define.
     #[error("unknown lake table '{0}' (known: candles, trades_raw, quarantine, backtest_metrics, backtest_trades, backtest_equity)")]
     UnknownTable(String),

@@ -89,6 +89,52 @@ impl FromStr for Timeframe {
     }
 }
 
+/// Written as its canonical name (`"1h"`), read from any spelling [`Timeframe::parse`] takes (`"60m"`).
+impl serde::Serialize for Timeframe {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Timeframe {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = std::borrow::Cow::<str>::deserialize(d)?;
+        Timeframe::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A TEXT column holding the canonical name.
+#[cfg(feature = "sqlx")]
+mod sql {
+    use sqlx::encode::IsNull;
+    use sqlx::error::BoxDynError;
+    use sqlx::postgres::{PgArgumentBuffer, PgTypeInfo, PgValueRef};
+    use sqlx::{Decode, Encode, Postgres, Type};
+
+    use super::Timeframe;
+
+    impl Type<Postgres> for Timeframe {
+        fn type_info() -> PgTypeInfo {
+            <String as Type<Postgres>>::type_info()
+        }
+        fn compatible(ty: &PgTypeInfo) -> bool {
+            <String as Type<Postgres>>::compatible(ty)
+        }
+    }
+
+    impl Encode<'_, Postgres> for Timeframe {
+        fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+            <String as Encode<Postgres>>::encode(self.to_string(), buf)
+        }
+    }
+
+    impl Decode<'_, Postgres> for Timeframe {
+        fn decode(value: PgValueRef<'_>) -> Result<Self, BoxDynError> {
+            Ok(Timeframe::parse(<&str as Decode<Postgres>>::decode(value)?)?)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +153,15 @@ mod tests {
         for s in ["", "m", "0m", "-1m", "1y", "1 m", "1.5h", "h1"] {
             assert!(Timeframe::parse(s).is_err(), "{s} should be rejected");
         }
+    }
+
+    #[test]
+    fn serde_writes_the_canonical_name_and_reads_any_spelling() {
+        let tf: Timeframe = serde_json::from_str("\"60m\"").unwrap();
+        assert_eq!(tf, Timeframe::parse("1h").unwrap());
+        assert_eq!(serde_json::to_string(&tf).unwrap(), "\"1h\"");
+        let e = serde_json::from_str::<Timeframe>("\"7x\"").unwrap_err().to_string();
+        assert!(e.contains("invalid timeframe '7x'"), "{e}");
     }
 
     #[test]

@@ -50,7 +50,7 @@ fn session(copies: usize) -> (SessionContext, usize) {
         ],
     )
     .expect("batch");
-    let ctx = SessionContext::new();
+    let ctx = query::context();
     ctx.register_table("candles", Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]]).expect("table"))).expect("register");
     (ctx, n)
 }

@@ -12,8 +12,13 @@ pub enum Error {
     /// Inputs that make no sense (bad params file, unknown timeframe, ...).
     #[error("{0}")]
     Invalid(String),
+    /// One input breaks its rule; `field` names it as params.json spells it (`fee_rate`, `params`).
+    #[error("{message}")]
+    InvalidField { field: String, message: String },
     #[error(transparent)]
     Lake(#[from] lake::Error),
+    #[error(transparent)]
+    Query(#[from] query::Error),
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
     #[error(transparent)]

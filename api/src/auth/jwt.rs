@@ -21,6 +21,15 @@ pub struct AppMetadata {
     pub plan_tier: Option<String>,
 }
 
+/// Supabase's `user_metadata` claim, as far as the platform reads it (a display name).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct UserMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
 /// The claims the platform reads.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
@@ -33,6 +42,12 @@ pub struct Claims {
     pub iat: i64,
     #[serde(default)]
     pub app_metadata: AppMetadata,
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub user_metadata: UserMetadata,
+}
+
+fn is_default(m: &UserMetadata) -> bool {
+    *m == UserMetadata::default()
 }
 
 /// Why a token was refused (always a 401 to the client).
@@ -173,6 +188,7 @@ pub fn claims_for(sub: &str, email: Option<&str>, roles: &[&str], plan: Option<&
         exp: now + ttl.as_secs() as i64,
         iat: now,
         app_metadata: AppMetadata { roles: Some(roles.iter().map(|r| r.to_string()).collect()), plan_tier: plan.map(str::to_string) },
+        user_metadata: UserMetadata::default(),
     }
 }
 

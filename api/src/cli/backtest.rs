@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use pipelines::backtest::{export, run_on_lake, store, BacktestParams, FillPolicy, ParamValues};
+use lake::{Market, Timeframe};
+use pipelines::backtest::{export, run_on_lake, store, BacktestParams, FillPolicy, ParamValues, DEFAULT_CAPITAL, DEFAULT_FEE_RATE, DEFAULT_FILL_POLICY, DEFAULT_SLIPPAGE};
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Examples:\n  bb backtest --strategy sma.json --symbol BTCUSDT --timeframe 1h\n  \
@@ -27,12 +28,12 @@ pub struct BacktestArgs {
     /// Exchange of the market [default: binance].
     #[arg(long)]
     pub exchange: Option<String>,
-    /// Symbol, e.g. BTCUSDT.
+    /// Symbol, e.g. BTCUSDT (BTC/USDT, btc_usdt and BTC-USDT name the same market).
     #[arg(long)]
     pub symbol: Option<String>,
-    /// Candle timeframe, e.g. 1h.
+    /// Candle timeframe, e.g. 1h (60m is the same timeframe).
     #[arg(long)]
-    pub timeframe: Option<String>,
+    pub timeframe: Option<Timeframe>,
     /// Range start, inclusive: RFC 3339 or epoch milliseconds [default: first candle].
     #[arg(long)]
     pub from: Option<String>,
@@ -42,17 +43,13 @@ pub struct BacktestArgs {
     /// A `$param` value, or a comma-separated list to sweep over: NAME=V[,V...] (repeatable; lists make a grid).
     #[arg(long = "param")]
     pub param: Vec<String>,
-    /// When orders fill: next_open or close [default: next_open].
-    #[arg(long, value_parser = parse_policy)]
+    #[arg(long, help = format!("When orders fill: next_open or close [default: {DEFAULT_FILL_POLICY}]"))]
     pub fill_policy: Option<FillPolicy>,
-    /// Initial capital in quote currency [default: 10000].
-    #[arg(long)]
+    #[arg(long, help = format!("Initial capital in quote currency [default: {DEFAULT_CAPITAL}]"))]
     pub capital: Option<f64>,
-    /// Fee per fill as a fraction of notional [default: 0.001].
-    #[arg(long)]
+    #[arg(long, help = format!("Fee per fill as a fraction of notional [default: {DEFAULT_FEE_RATE}]"))]
     pub fee_rate: Option<f64>,
-    /// Slippage as a fraction of price [default: 0].
-    #[arg(long)]
+    #[arg(long, help = format!("Slippage as a fraction of price [default: {DEFAULT_SLIPPAGE}]"))]
     pub slippage: Option<f64>,
     /// Write trades.csv, equity.csv and metrics.json here (one sub-folder per combination for sweeps).
     #[arg(long)]
@@ -69,14 +66,6 @@ pub struct BacktestArgs {
     /// Do not store the results in the lake.
     #[arg(long)]
     pub no_store: bool,
-}
-
-fn parse_policy(s: &str) -> Result<FillPolicy, String> {
-    match s {
-        "next_open" => Ok(FillPolicy::NextOpen),
-        "close" => Ok(FillPolicy::Close),
-        other => Err(format!("unknown fill policy '{other}' (next_open or close)")),
-    }
 }
 
 /// Epoch milliseconds from RFC 3339 or an integer.
@@ -105,33 +94,19 @@ fn inputs(args: &BacktestArgs) -> anyhow::Result<BacktestParams> {
             serde_json::from_slice::<BacktestParams>(&text).with_context(|| format!("{}: not a backtest params file", path.display()))?
         }
         None => {
-            let (Some(symbol), Some(timeframe)) = (&args.symbol, &args.timeframe) else {
+            let (Some(symbol), Some(timeframe)) = (&args.symbol, args.timeframe) else {
                 bail!("give --symbol and --timeframe (or --params FILE.json)");
             };
-            BacktestParams {
-                exchange: "binance".into(),
-                symbol: symbol.clone(),
-                timeframe: timeframe.clone(),
-                start: None,
-                end: None,
-                initial_capital: 10_000.0,
-                fee_rate: 0.001,
-                slippage: 0.0,
-                fill_policy: FillPolicy::NextOpen,
-                params: ParamValues::default(),
-                sweep_dirs: None,
-            }
+            BacktestParams::new(Market::new(lake::DEFAULT_EXCHANGE, symbol, timeframe)?)
         }
     };
-    if let Some(v) = &args.exchange {
-        p.exchange = v.clone();
-    }
-    if let Some(v) = &args.symbol {
-        p.symbol = ingest::normalize_symbol(v);
-    }
-    if let Some(v) = &args.timeframe {
-        lake::Timeframe::parse(v)?;
-        p.timeframe = v.clone();
+    if args.exchange.is_some() || args.symbol.is_some() || args.timeframe.is_some() {
+        let m = &p.market;
+        p.market = Market::new(
+            args.exchange.as_deref().unwrap_or(m.exchange()),
+            args.symbol.as_deref().unwrap_or(m.symbol()),
+            args.timeframe.unwrap_or(m.timeframe()),
+        )?;
     }
     if let Some(v) = &args.from {
         p.start = Some(parse_time_ms(v)?);
@@ -156,6 +131,7 @@ fn inputs(args: &BacktestArgs) -> anyhow::Result<BacktestParams> {
         p.params = ParamValues::grid(&lists);
         p.sweep_dirs = None;
     }
+    p.validate()?;
     Ok(p)
 }
 
@@ -190,7 +166,7 @@ pub async fn run(global: &GlobalArgs, args: BacktestArgs) -> anyhow::Result<Exit
     let save_equity = !p.params.is_sweep() || args.save_equity || args.output.is_some();
     let spinner = ProgressBar::new_spinner();
     spinner.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").expect("template"));
-    spinner.set_message(format!("backtesting {} {} {} ({combos} combination(s))", p.exchange, p.symbol, p.timeframe));
+    spinner.set_message(format!("backtesting {} ({combos} combination(s))", p.market));
     spinner.enable_steady_tick(Duration::from_millis(120));
     let started = Instant::now();
     let (out, version) = run_on_lake(&lake, &graph, &p, save_equity).await?;
@@ -206,10 +182,8 @@ pub async fn run(global: &GlobalArgs, args: BacktestArgs) -> anyhow::Result<Exit
     spinner.finish_and_clear();
     let bars = out.run.bars;
     println!(
-        "{} {} {}: {bars} bars, {combos} combination(s) in {:.3} s ({:.0} combination·bars/s), candles version {version}",
-        p.exchange,
-        p.symbol,
-        p.timeframe,
+        "{}: {bars} bars, {combos} combination(s) in {:.3} s ({:.0} combination·bars/s), candles version {version}",
+        p.market,
         elapsed.as_secs_f64(),
         (bars * combos) as f64 / elapsed.as_secs_f64().max(1e-9)
     );

@@ -9,7 +9,7 @@ use clap::Args;
 use ingest::{ingest_file, IngestOptions};
 
 use super::output::{self, OutputFormat};
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 
 /// The bundled sample (real Binance candles, see sample/PROVENANCE.md), embedded in the binary.
 const SAMPLE: &[(&str, &[u8])] = &[
@@ -114,7 +114,7 @@ async fn api(global: &GlobalArgs, lake: &lake::Lake, database_url: Option<&str>)
     let applied = crate::db::migrate(&pool).await?;
     // a one-off secret: the demo signs its own token, as `bb token` does with BB_JWT_SECRET
     let secret = SecretString::from(uuid::Uuid::new_v4().to_string());
-    let state = crate::http::AppState::new(pool.clone(), Verifier::new(Some(secret.clone()), None), lake.clone()).await?;
+    let state = crate::state::AppState::new(pool.clone(), Verifier::new(Some(secret.clone()), None), lake.clone()).await?;
     let app = crate::http::router(state.clone(), &crate::config::ApiConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}/api/v1", listener.local_addr()?);

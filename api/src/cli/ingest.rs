@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use ingest::{ingest_file, ColumnMap, Format, IngestOptions, IngestReport, Market, Stage};
-use lake::Timeframe;
+use ingest::{ingest_file, ColumnMap, Format, IngestOptions, IngestReport, Stage};
+use lake::{Market, Timeframe};
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Formats are detected from the extension and content; freqtrade names (BTC_USDT-1m.json) \
@@ -100,7 +100,7 @@ pub async fn run(global: &GlobalArgs, args: IngestArgs) -> anyhow::Result<ExitCo
     }
     for market in &markets {
         for target in &args.resample {
-            pb.set_message(format!("resampling {} {} to {target}", market.symbol, market.timeframe));
+            pb.set_message(format!("resampling {} {} to {target}", market.symbol(), market.timeframe()));
             match ingest::resample_market(&lake, market, *target).await {
                 Ok(r) => pb.suspend(|| super::resample::print_report(&r)),
                 Err(e) => {
@@ -141,12 +141,12 @@ fn add(t: &mut Totals, r: &IngestReport) {
 
 fn print_report(r: &IngestReport) {
     let m = &r.market;
-    println!("{}: {} {} {} ({})", r.file.display(), m.exchange, m.symbol, m.timeframe, r.format);
+    println!("{}: {m} ({})", r.file.display(), r.format);
     if !r.inferred.is_empty() {
         println!("  inferred: {}", r.inferred.join("; "));
     }
     if let Some(n) = r.trades_landed {
-        println!("  trades: {} read, {n} valid, aggregated into {} {} candles", r.rows_read, r.candles.inserted + r.candles.already_present(), m.timeframe);
+        println!("  trades: {} read, {n} valid, aggregated into {} {} candles", r.rows_read, r.candles.inserted + r.candles.already_present(), m.timeframe());
     }
     if let Some((a, b)) = r.span {
         println!("  span: {} → {}", ingest::fmt_us(a), ingest::fmt_us(b));

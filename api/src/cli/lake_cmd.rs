@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use lake::LakeTable;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 
 #[derive(Debug, Args)]
 pub struct LakeArgs {

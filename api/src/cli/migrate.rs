@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {

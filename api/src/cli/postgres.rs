@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::pg::PrivateCluster;
 
 #[derive(Debug, Args)]

@@ -3,17 +3,17 @@
 use std::process::ExitCode;
 
 use clap::Args;
-use ingest::{Market, ResampleReport};
-use lake::Timeframe;
+use ingest::ResampleReport;
+use lake::{Market, Timeframe};
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 
 #[derive(Debug, Args)]
 pub struct ResampleArgs {
     /// Exchange of the market.
-    #[arg(long, default_value = "binance")]
+    #[arg(long, default_value = lake::DEFAULT_EXCHANGE)]
     pub exchange: String,
-    /// Symbol of the market, e.g. BTCUSDT.
+    /// Symbol of the market, e.g. BTCUSDT, BTC/USDT or btc_usdt (all the same market).
     #[arg(long)]
     pub symbol: String,
     /// Timeframe to read (already in the lake), e.g. 1m.
@@ -26,7 +26,7 @@ pub struct ResampleArgs {
 
 pub async fn run(global: &GlobalArgs, args: ResampleArgs) -> anyhow::Result<ExitCode> {
     let lake = global.open_lake()?;
-    let source = Market { exchange: args.exchange, symbol: ingest::normalize_symbol(&args.symbol), timeframe: args.from };
+    let source = Market::new(&args.exchange, &args.symbol, args.from)?;
     for target in args.to {
         let report = ingest::resample_market(&lake, &source, target).await?;
         print_report(&report);
@@ -38,10 +38,10 @@ pub(super) fn print_report(r: &ResampleReport) {
     let c = &r.candles;
     println!(
         "resampled {} {} {} → {}: {} source candles, {} new, {} already present ({} disagreed and replaced), {:.2} s",
-        r.source.exchange,
-        r.source.symbol,
-        r.source.timeframe,
-        r.target.timeframe,
+        r.source.exchange(),
+        r.source.symbol(),
+        r.source.timeframe(),
+        r.target.timeframe(),
         r.source_rows,
         c.inserted,
         c.already_present(),

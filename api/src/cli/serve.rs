@@ -7,9 +7,10 @@ use std::process::ExitCode;
 use clap::Args;
 use secrecy::SecretString;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::config::ApiConfig;
-use crate::http::{router, AppState};
+use crate::http::router;
+use crate::state::AppState;
 use crate::jobs::Worker;
 
 #[derive(Debug, Args)]
@@ -65,7 +66,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let app = router(state, &config);
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     eprintln!("serving http://{}/api/v1 (OpenAPI at /api/v1/openapi.json)", listener.local_addr()?);
-    axum::serve(listener, app).with_graceful_shutdown(shutdown()).await?;
+    axum::serve(listener, app).with_graceful_shutdown(crate::shutdown::signal()).await?;
     let _ = stop_tx.send(true);
     if let Some(w) = worker {
         let _ = w.await;
@@ -73,16 +74,4 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     pool.close().await;
     drop(cluster);
     Ok(ExitCode::SUCCESS)
-}
-
-/// Resolves on Ctrl-C or SIGTERM.
-pub async fn shutdown() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
-        tokio::select! { _ = ctrl_c => {}, _ = term.recv() => {} }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

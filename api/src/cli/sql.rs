@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::output::{self, OutputFormat};
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 
 #[derive(Debug, Args)]
 #[command(after_help = "Tables: candles, trades_raw, quarantine, backtest_metrics, backtest_trades, backtest_equity (empty until first written). \

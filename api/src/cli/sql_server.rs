@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::sqlwire::{Limits, SqlServer};
 
 #[derive(Debug, Args)]
@@ -46,7 +46,7 @@ pub async fn run(global: &GlobalArgs, args: SqlServerArgs) -> anyhow::Result<Exi
         limits.max_rows,
         limits.timeout.as_secs_f64()
     );
-    server.serve(listener, super::serve::shutdown()).await?;
+    server.serve(listener, crate::shutdown::signal()).await?;
     pool.close().await;
     drop(cluster);
     Ok(ExitCode::SUCCESS)

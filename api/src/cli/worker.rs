@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::GlobalArgs;
+use super::global::GlobalArgs;
 use crate::jobs::{Worker, WorkerConfig};
 
 /// Worker options, shared by `bb worker` and the worker `bb serve` embeds.
@@ -54,7 +54,7 @@ pub async fn run(global: &GlobalArgs, args: WorkerCmd) -> anyhow::Result<ExitCod
     let (pool, cluster) = args.database.open(&global.data_dir).await?;
     eprintln!("worker {} taking jobs (lease {:?}, lake {})", config.id, config.lease, lake.root());
     let worker = Worker { pool: pool.clone(), lake: Arc::new(lake), config };
-    worker.run(super::serve::shutdown()).await?;
+    worker.run(crate::shutdown::signal()).await?;
     pool.close().await;
     drop(cluster);
     Ok(ExitCode::SUCCESS)

@@ -1,43 +1,23 @@
-//! The HTTP API: shared state, the router with its layers (request ids, tracing, CORS, body limit)
-//! and the OpenAPI document.
+//! The HTTP API: the `/api/v1` router with its layers (request ids, tracing, CORS, body limit),
+//! the thin routes (`routes`: parse, authorize, call one service function, respond), the
+//! extractors and paging they share, error rendering, and the OpenAPI document.
 
+pub mod error;
+pub mod extract;
 pub mod json;
 pub mod openapi;
+pub mod page;
+pub mod params;
 pub mod request_id;
-
-use std::sync::Arc;
+pub mod routes;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method};
 use axum::Router;
-use sqlx::PgPool;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::auth::jwt::Verifier;
 use crate::config::ApiConfig;
-use crate::events::Events;
-use crate::routes;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: PgPool,
-    pub verifier: Arc<Verifier>,
-    /// Where candles are read and backtest results stored.
-    pub lake: Arc<lake::Lake>,
-    /// Run and notification changes, for Server-Sent Events.
-    pub events: Events,
-    /// Attempts a backtest job gets before it is dead-lettered.
-    pub job_attempts: i32,
-}
-
-impl AppState {
-    /// State over `pool` and `lake`, listening for change events until the pool is closed.
-    pub async fn new(pool: PgPool, verifier: Verifier, lake: lake::Lake) -> anyhow::Result<Self> {
-        let events = Events::start(&pool).await?;
-        Ok(AppState { pool, verifier: Arc::new(verifier), lake: Arc::new(lake), events, job_attempts: 3 })
-    }
-}
+pub use crate::state::AppState;
 
 /// The `/api/v1` application.
 pub fn router(state: AppState, config: &ApiConfig) -> Router {

@@ -5,8 +5,8 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::AppState;
-use crate::routes::{backtests, health, me, notifications, strategies, usage};
+use crate::http::routes::{backtests, health, me, notifications, strategies, usage};
+use crate::state::AppState;
 
 struct BearerAuth;
 
@@ -48,10 +48,13 @@ impl Modify for BearerAuth {
         notifications::read_all,
         notifications::stream,
     ),
-    components(schemas(crate::db::users::User, crate::db::strategies::Strategy, crate::db::strategies::Version,
+    components(schemas(crate::services::users::User, crate::services::strategies::Strategy, crate::services::strategies::Version,
         strategies::CreateStrategy, strategies::UpdateStrategy, strategies::CreateVersion,
-        crate::db::backtests::Run, backtests::CreateBacktest, backtests::TradeRow, backtests::EquityPoint, backtests::Comparison,
-        crate::db::quotas::Usage, usage::PlanUsage, crate::db::notifications::Notification)),
+        crate::services::backtests::Run, backtests::CreateBacktest, crate::services::backtests::TradeRow,
+        crate::services::backtests::EquityPoint, crate::services::backtests::Comparison,
+        crate::services::quotas::Usage, usage::PlanUsage, crate::services::notifications::Notification,
+        crate::model::Role, crate::model::PlanTier, crate::model::QuotaMetric, crate::model::Visibility, crate::model::StrategyStatus,
+        crate::model::RunStatus, crate::model::NotificationType, crate::model::Channel)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

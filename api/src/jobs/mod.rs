@@ -1,8 +1,9 @@
-//! The job worker: takes jobs from the Postgres queue (`db::jobs`), holds their lease with a
+//! The job worker: takes jobs from the Postgres queue (`services::jobs`), holds their lease with a
 //! heartbeat, runs them, and records the outcome exactly once. `bb worker` runs one; `bb serve`
 //! embeds one unless `--no-worker`.
 
 pub mod backtest;
+mod error;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,7 +13,9 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::watch;
 
-use crate::db::{self, jobs::Job};
+use crate::model::JobKind;
+use crate::services::backtests;
+use crate::services::jobs::{self as queue, Job};
 
 /// How a worker behaves.
 #[derive(Debug, Clone)]
@@ -55,25 +58,13 @@ pub struct Worker {
     pub config: WorkerConfig,
 }
 
-/// Why a job's work stopped without an outcome of its own.
-#[derive(Debug, thiserror::Error)]
-pub enum JobError {
-    /// Will fail again on retry (bad graph, no candles, ...): dead-lettered at once.
-    #[error("{0}")]
-    Permanent(String),
-    /// May pass on retry (storage, I/O, ...).
-    #[error("{0}")]
-    Transient(String),
-    /// The lease was lost (another worker took the job over): nothing is recorded.
-    #[error("the lease was lost")]
-    LeaseLost,
-}
+pub use error::JobError;
 
 impl Worker {
     /// Runs jobs until `shutdown` resolves (the job in hand is finished first).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
-        listener.listen(db::jobs::CHANNEL).await?;
+        listener.listen(queue::CHANNEL).await?;
         tracing::info!(worker = %self.config.id, "worker started");
         tokio::pin!(shutdown);
         loop {
@@ -109,11 +100,11 @@ impl Worker {
     pub async fn step(&self) -> anyhow::Result<bool> {
         self.reap().await?;
         let mut tx = self.pool.begin().await?;
-        let Some(job) = db::jobs::claim(&mut tx, &self.config.id, self.config.lease).await? else {
+        let Some(job) = queue::claim(&mut tx, &self.config.id, self.config.lease).await? else {
             return Ok(false);
         };
         if let Some(run) = job.run_id {
-            db::backtests::mark_running(&mut *tx, run, job.attempts).await?;
+            backtests::runs::mark_running(&mut *tx, run, job.attempts).await?;
         }
         tx.commit().await?;
         tracing::info!(worker = %self.config.id, job = job.id, run = ?job.run_id, attempt = job.attempts, "took job");
@@ -124,10 +115,10 @@ impl Worker {
     /// Jobs whose worker died on their last attempt: dead, their runs failed and notified.
     async fn reap(&self) -> anyhow::Result<()> {
         let mut tx = self.pool.begin().await?;
-        for (job, error) in db::jobs::reap_abandoned(&mut tx).await? {
+        for (job, error) in queue::reap_abandoned(&mut tx).await? {
             tracing::warn!(job = job.id, %error, "dead-lettered an abandoned job");
             if let Some(run) = job.run_id {
-                backtest::record_failure(&mut tx, run, &error).await?;
+                backtests::record_failure(&mut tx, run, &error).await?;
             }
         }
         tx.commit().await?;
@@ -144,7 +135,7 @@ impl Worker {
                 every.tick().await;
                 loop {
                     every.tick().await;
-                    match db::jobs::heartbeat(&pool, id, &worker, lease).await {
+                    match queue::heartbeat(&pool, id, &worker, lease).await {
                         Ok(true) => {}
                         Ok(false) => {
                             let _ = lost_tx.send(true);
@@ -156,9 +147,9 @@ impl Worker {
             })
         };
         let work = async {
-            match (job.kind.as_str(), job.run_id) {
-                ("backtest", Some(run)) => backtest::execute(self, &job, run).await,
-                (kind, _) => Err(JobError::Permanent(format!("unknown job kind '{kind}' or no run"))),
+            match (job.kind, job.run_id) {
+                (JobKind::Backtest, Some(run)) => backtest::execute(&self.pool, &self.lake, self.config.progress_every, &job, run).await,
+                (kind, _) => Err(JobError::Permanent(format!("no worker handles '{kind}' jobs yet, or the job has no run"))),
             }
         };
         let result = tokio::select! {
@@ -170,9 +161,9 @@ impl Worker {
         match result {
             Ok(outcome) => {
                 let mut tx = self.pool.begin().await?;
-                if db::jobs::complete(&mut tx, job.id, worker).await? {
+                if queue::complete(&mut tx, job.id, worker).await? {
                     if let Some(run) = job.run_id {
-                        backtest::record_success(&mut tx, run, &outcome).await?;
+                        backtests::record_success(&mut tx, run, &outcome).await?;
                     }
                     tx.commit().await?;
                     tracing::info!(job = job.id, run = ?job.run_id, "job succeeded");
@@ -184,22 +175,22 @@ impl Worker {
             Err(e) => {
                 let permanent = matches!(e, JobError::Permanent(_));
                 let message = format!("attempt {} of {}: {e}", job.attempts, job.max_attempts);
-                let backoff = db::jobs::backoff(self.config.backoff, job.attempts);
+                let backoff = queue::backoff(self.config.backoff, job.attempts);
                 let mut tx = self.pool.begin().await?;
-                match db::jobs::fail(&mut tx, job.id, worker, &message, permanent, backoff).await? {
-                    db::jobs::Failed::Dead => {
+                match queue::fail(&mut tx, job.id, worker, &message, permanent, backoff).await? {
+                    queue::Failed::Dead => {
                         if let Some(run) = job.run_id {
-                            backtest::record_failure(&mut tx, run, &e.to_string()).await?;
+                            backtests::record_failure(&mut tx, run, &e.to_string()).await?;
                         }
                         tracing::warn!(job = job.id, error = %message, "job failed for good (dead-lettered)");
                     }
-                    db::jobs::Failed::Retry => {
+                    queue::Failed::Retry => {
                         if let Some(run) = job.run_id {
-                            db::backtests::requeue(&mut tx, run, &format!("{message}; retrying in {} s", backoff.as_secs_f64())).await?;
+                            backtests::runs::requeue(&mut tx, run, &format!("{message}; retrying in {} s", backoff.as_secs_f64())).await?;
                         }
                         tracing::warn!(job = job.id, error = %message, "job failed; will retry");
                     }
-                    db::jobs::Failed::NotOurs => {}
+                    queue::Failed::NotOurs => {}
                 }
                 tx.commit().await?;
             }

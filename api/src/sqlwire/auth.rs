@@ -16,7 +16,8 @@ use datafusion_postgres::DfSessionService;
 use futures::{Sink, SinkExt};
 
 use super::session::{self, Caller, DATABASE};
-use super::SqlServer;
+use super::guard::hooks;
+use super::server::SqlServer;
 
 fn fatal(code: &str, message: String) -> PgWireError {
     PgWireError::UserError(Box::new(ErrorInfo::new("FATAL".into(), code.into(), message)))
@@ -45,11 +46,11 @@ impl TokenStartup {
         let auth = crate::auth::authenticate(&self.server.pool, &self.server.verifier, token.trim())
             .await
             .map_err(|e| fatal("28P01", format!("password authentication failed for user \"{user}\": the password must be a valid API token ({e})")))?;
-        let email = auth.user.email.clone().unwrap_or_default();
+        let email = auth.email.clone().unwrap_or_default();
         if !email.eq_ignore_ascii_case(&user) {
             return Err(fatal("28000", format!("user \"{user}\" does not match the token, whose email is \"{email}\"")));
         }
-        Ok(Caller { id: auth.user.id, email, admin: auth.is_admin() })
+        Ok(Caller { id: auth.id, email, admin: auth.is_admin() })
     }
 }
 
@@ -76,7 +77,7 @@ impl StartupHandler for TokenStartup {
                 let ctx = session::context(&self.server.pool, &self.server.lake, &caller, self.server.limits)
                     .await
                     .map_err(|e| fatal("XX000", format!("could not open the session: {e}")))?;
-                let service = DfSessionService::new_with_hooks(Arc::new(ctx), super::hooks());
+                let service = DfSessionService::new_with_hooks(Arc::new(ctx), hooks());
                 let _ = self.service.set(Arc::new(service));
                 tracing::info!(user = %caller.email, admin = caller.admin, "SQL session opened");
                 let mut params = DefaultServerParameterProvider::default();

@@ -23,6 +23,9 @@ use datafusion::physical_optimizer::PhysicalOptimizerRule;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use datafusion::prelude::SessionContext;
 use datafusion::sql::sqlparser::ast::{SetExpr, Statement};
+use datafusion_postgres::hooks::cursor::CursorStatementHook;
+use datafusion_postgres::hooks::set_show::SetShowHook;
+use datafusion_postgres::hooks::transactions::TransactionStatementHook;
 use datafusion_postgres::hooks::{HookClient, QueryHook};
 use datafusion_postgres::pgwire::api::results::Response;
 use datafusion_postgres::pgwire::api::ClientInfo;
@@ -269,6 +272,12 @@ impl RecordBatchStream for LimitsStream {
     fn schema(&self) -> SchemaRef {
         self.schema.clone()
     }
+}
+
+/// The statement hooks of every session: the read-only guard first, then datafusion-postgres's
+/// cursors, `SET`/`SHOW` and transaction statements.
+pub fn hooks() -> Vec<Arc<dyn QueryHook>> {
+    vec![Arc::new(ReadOnlyHook), Arc::new(CursorStatementHook), Arc::new(SetShowHook), Arc::new(TransactionStatementHook)]
 }
 
 #[cfg(test)]

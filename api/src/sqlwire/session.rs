@@ -11,18 +11,18 @@ use async_trait::async_trait;
 use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::{provider_as_source, MemTable, TableType, ViewTable};
-use datafusion::execution::SessionStateBuilder;
 use datafusion::logical_expr::expr_fn::in_subquery;
 use datafusion::logical_expr::{col, Expr, LogicalPlanBuilder};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::prelude::{SessionConfig, SessionContext};
+use datafusion::prelude::SessionContext;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::context::EmptyContextProvider;
 use datafusion_postgres::datafusion_pg_catalog::pg_catalog::setup_pg_catalog;
 use lake::{LakeTable, LiveTable};
-use sqlx::{PgPool, Row};
+use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::guard::{Limits, LimitsRule};
+use crate::services::backtests::runs::RunRecord;
 
 /// The database name clients connect to (and the DataFusion catalog of the tables).
 pub const DATABASE: &str = "blockbuilders";
@@ -78,33 +78,46 @@ pub struct RunsTable {
 
 impl RunsTable {
     async fn batch(&self) -> Result<RecordBatch, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT r.id::text, r.user_id::text, u.email, v.strategy_id::text, s.title, v.version::bigint, r.status,
-                    r.exchange, r.symbol, r.timeframe, r.range_start, r.range_end, r.initial_capital, r.fee_rate,
-                    r.slippage, r.fill_policy, r.params::text, r.combinations::bigint, r.best_combo::bigint,
-                    (r.metrics ->> 'totalReturnPct')::float8, (r.metrics ->> 'sharpe')::float8,
-                    (r.metrics ->> 'maxDrawdownPct')::float8, (r.metrics ->> 'trades')::float8,
-                    r.metrics::text, r.anomalies::text, r.candles_version, r.error, r.created_at, r.started_at, r.finished_at
-             FROM backtest_runs r
-             JOIN strategy_versions v ON v.id = r.strategy_version_id
-             JOIN strategies s ON s.id = v.strategy_id
-             JOIN users u ON u.id = r.user_id
-             WHERE $1::uuid IS NULL OR r.user_id = $1
-             ORDER BY r.created_at, r.id",
-        )
-        .bind(self.user)
-        .fetch_all(&self.pool)
-        .await?;
-        type T = chrono::DateTime<chrono::Utc>;
-        let s = |i: usize| -> ArrayRef { Arc::new(rows.iter().map(|r| r.get::<Option<String>, _>(i)).collect::<StringArray>()) };
-        let i = |i: usize| -> ArrayRef { Arc::new(rows.iter().map(|r| r.get::<Option<i64>, _>(i)).collect::<Int64Array>()) };
-        let f = |i: usize| -> ArrayRef { Arc::new(rows.iter().map(|r| r.get::<Option<f64>, _>(i)).collect::<Float64Array>()) };
-        let t = |i: usize| -> ArrayRef {
-            Arc::new(rows.iter().map(|r| r.get::<Option<T>, _>(i).map(|t| t.timestamp_micros())).collect::<TimestampMicrosecondArray>().with_timezone("UTC"))
+        let rows = crate::services::backtests::runs::records(&self.pool, self.user).await?;
+        let s = |f: &dyn Fn(&RunRecord) -> Option<String>| -> ArrayRef { Arc::new(rows.iter().map(f).collect::<StringArray>()) };
+        let i = |f: &dyn Fn(&RunRecord) -> Option<i64>| -> ArrayRef { Arc::new(rows.iter().map(f).collect::<Int64Array>()) };
+        let x = |f: &dyn Fn(&RunRecord) -> Option<f64>| -> ArrayRef { Arc::new(rows.iter().map(f).collect::<Float64Array>()) };
+        let t = |f: &dyn Fn(&RunRecord) -> Option<chrono::DateTime<chrono::Utc>>| -> ArrayRef {
+            Arc::new(rows.iter().map(|r| f(r).map(|t| t.timestamp_micros())).collect::<TimestampMicrosecondArray>().with_timezone("UTC"))
         };
+        let metric = |name: &'static str| move |r: &RunRecord| r.run.metrics.as_ref().and_then(|m| m[name].as_f64());
+        let json = |v: &Option<serde_json::Value>| v.as_ref().map(|v| v.to_string());
         let columns = vec![
-            s(0), s(1), s(2), s(3), s(4), i(5), s(6), s(7), s(8), s(9), t(10), t(11), f(12), f(13), f(14), s(15), s(16), i(17), i(18),
-            f(19), f(20), f(21), f(22), s(23), s(24), i(25), s(26), t(27), t(28), t(29),
+            s(&|r| Some(r.run.id.to_string())),
+            s(&|r| Some(r.run.user_id.to_string())),
+            s(&|r| r.owner_email.clone()),
+            s(&|r| Some(r.run.strategy_id.to_string())),
+            s(&|r| Some(r.strategy_title.clone())),
+            i(&|r| Some(r.strategy_version as i64)),
+            s(&|r| Some(r.run.status.to_string())),
+            s(&|r| Some(r.run.exchange.clone())),
+            s(&|r| Some(r.run.symbol.clone())),
+            s(&|r| Some(r.run.timeframe.to_string())),
+            t(&|r| Some(r.run.range_start)),
+            t(&|r| Some(r.run.range_end)),
+            x(&|r| Some(r.run.initial_capital)),
+            x(&|r| Some(r.run.fee_rate)),
+            x(&|r| Some(r.run.slippage)),
+            s(&|r| Some(r.run.fill_policy.to_string())),
+            s(&|r| Some(r.run.params.to_string())),
+            i(&|r| Some(r.run.combinations as i64)),
+            i(&|r| r.run.best_combo.map(i64::from)),
+            x(&metric("totalReturnPct")),
+            x(&metric("sharpe")),
+            x(&metric("maxDrawdownPct")),
+            x(&metric("trades")),
+            s(&|r| json(&r.run.metrics)),
+            s(&|r| json(&r.run.anomalies)),
+            i(&|r| r.run.candles_version),
+            s(&|r| r.run.error.clone()),
+            t(&|r| Some(r.run.created_at)),
+            t(&|r| r.run.started_at),
+            t(&|r| r.run.finished_at),
         ];
         RecordBatch::try_new(runs_schema(), columns).map_err(|e| sqlx::Error::Decode(Box::new(e)))
     }
@@ -159,14 +172,8 @@ fn external(e: impl std::error::Error + Send + Sync + 'static) -> DataFusionErro
 
 /// The context a connection of `caller` queries.
 pub async fn context(pool: &PgPool, lake: &lake::Lake, caller: &Caller, limits: Limits) -> Result<SessionContext> {
-    let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema(DATABASE, "public");
-    let state = SessionStateBuilder::new()
-        .with_config(config)
-        .with_default_features()
-        .with_physical_optimizer_rule(Arc::new(LimitsRule(limits)))
-        .build();
-    let ctx = SessionContext::new_with_state(state);
-    query::register_functions(&ctx);
+    let config = query::config().with_default_catalog_and_schema(DATABASE, "public");
+    let ctx = query::context_from(query::state_builder(config).with_physical_optimizer_rule(Arc::new(LimitsRule(limits))).build());
     ctx.register_table("candles", Arc::new(LiveTable::new(lake, LakeTable::Candles).await.map_err(external)?))?;
     let runs = Arc::new(RunsTable { pool: pool.clone(), user: (!caller.admin).then_some(caller.id) });
     ctx.register_table("backtest_runs", runs.clone())?;

@@ -139,3 +139,64 @@ fn single_cases_export_the_reference_files_including_an_empty_trade_log() {
     let empty = std::fs::read_to_string(dir.path().join("out/no_trades/trades.csv")).unwrap();
     assert_eq!(empty, "side,entry_time,entry_price,exit_time,exit_price,qty,fees,pnl,return_pct,exit_reason\n");
 }
+
+/// The metric lines `bb backtest` prints for a market spelled `symbol` / `timeframe`, and its headline.
+fn metrics_of(dir: &Path, symbol: &str, timeframe: &str) -> (String, String) {
+    let strategy = fixtures("param_sweep_sma").join("strategy.json");
+    let o = bb(
+        dir,
+        &["backtest", "--strategy", strategy.to_str().unwrap(), "--symbol", symbol, "--timeframe", timeframe, "--from", "2021-01-01T00:00:00Z",
+            "--to", "2021-03-01T00:00:00Z", "--param", "fast=8", "--param", "slow=40", "--no-store"],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{symbol} {timeframe}: {out}");
+    let headline = out.lines().next().unwrap().split(':').next().unwrap().to_string();
+    (headline, out.lines().filter(|l| l.starts_with("  ")).collect::<Vec<_>>().join("\n"))
+}
+
+#[test]
+fn every_spelling_of_a_market_backtests_the_same_candles() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = shared("djienne-3ema-srsi-atr/BTC_USDT-1h.json");
+    assert!(bb(dir.path(), &["ingest", src.to_str().unwrap()]).status.success());
+    let (headline, want) = metrics_of(dir.path(), "BTCUSDT", "1h");
+    assert_eq!(headline, "binance BTCUSDT 1h");
+    assert!(want.contains("total_return_pct") && want.lines().count() > 10, "{want}");
+    // `60m` on a lake of 1h candles is the 1h market (it used to find no candles)
+    for (symbol, timeframe) in [("BTCUSDT", "60m"), ("BTC/USDT", "1h"), ("btcusdt", "60m"), ("BTC_USDT", "1h"), ("btc-usdt", "60m")] {
+        assert_eq!(metrics_of(dir.path(), symbol, timeframe), (headline.clone(), want.clone()), "{symbol} {timeframe}");
+    }
+    // a params file spells the market its own way too
+    let params = dir.path().join("params.json");
+    std::fs::write(&params, r#"{"exchange": "Binance", "symbol": "btc/usdt", "timeframe": "60m", "start": 1609459200000, "end": 1614556800000, "params": {"fast": 8, "slow": 40}}"#).unwrap();
+    let strategy = fixtures("param_sweep_sma").join("strategy.json");
+    let o = bb(dir.path(), &["backtest", "--strategy", strategy.to_str().unwrap(), "--params", params.to_str().unwrap(), "--no-store"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_eq!(out.lines().filter(|l| l.starts_with("  ")).collect::<Vec<_>>().join("\n"), want);
+    // a timeframe that is not one is refused by name
+    let o = bb(dir.path(), &["backtest", "--strategy", strategy.to_str().unwrap(), "--symbol", "BTCUSDT", "--timeframe", "7x"]);
+    assert!(!o.status.success() && text(&o).contains("invalid timeframe '7x'"), "{}", text(&o));
+}
+
+#[test]
+fn a_perpetual_is_one_symbol_for_ingest_resample_backtest_and_sql() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = shared("djienne-3ema-srsi-atr/BTC_USDT-1h.json");
+    let o = bb(dir.path(), &["ingest", src.to_str().unwrap(), "--symbol", "BTC-PERP"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("binance BTC-PERP 1h"), "{}", text(&o));
+    let o = bb(dir.path(), &["resample", "--symbol", "btc_perp", "--from", "60m", "--to", "4h"]);
+    assert!(o.status.success() && text(&o).contains("resampled binance BTC-PERP 1h → 4h"), "{}", text(&o));
+    let (headline, _) = metrics_of(dir.path(), "btc/perp", "60m");
+    assert_eq!(headline, "binance BTC-PERP 1h");
+    let q = "SELECT timeframe, count(*) AS n FROM candles WHERE symbol = canonical_symbol('btc_perp') AND timeframe IN (canonical_timeframe('60m'), canonical_timeframe('240m')) GROUP BY timeframe ORDER BY timeframe";
+    let o = bb(dir.path(), &["sql", q, "--format", "csv"]);
+    let rows = String::from_utf8(o.stdout).unwrap();
+    let source: Vec<serde_json::Value> = serde_json::from_slice(&std::fs::read(&src).unwrap()).unwrap();
+    let lines: Vec<&str> = rows.lines().collect();
+    assert_eq!((lines[0], lines[1]), ("timeframe,n", format!("1h,{}", source.len()).as_str()), "{rows}");
+    assert!(lines[2].starts_with("4h,"), "{rows}");
+    let o = bb(dir.path(), &["sql", "SELECT canonical_symbol('BTC$USDT')"]);
+    assert!(!o.status.success() && text(&o).contains("invalid symbol 'BTC$USDT'"), "{}", text(&o));
+}

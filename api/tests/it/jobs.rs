@@ -388,7 +388,7 @@ async fn failures_are_retried_with_backoff_then_dead_lettered(pool: PgPool) {
     let rid = Uuid::parse_str(run["id"].as_str().unwrap()).unwrap();
     sqlx::query("UPDATE jobs SET max_attempts = 1 WHERE run_id = $1").bind(rid).execute(&pool).await.unwrap();
     let mut tx = pool.begin().await.unwrap();
-    let job = api::db::jobs::claim(&mut tx, "gone", Duration::from_millis(1)).await.unwrap().unwrap();
+    let job = api::services::jobs::claim(&mut tx, "gone", Duration::from_millis(1)).await.unwrap().unwrap();
     tx.commit().await.unwrap();
     assert_eq!(job.run_id, Some(rid));
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -526,7 +526,7 @@ async fn notifications_list_unread_first_and_mark_all_read(pool: PgPool) {
     let user = api::auth::jwt::user_id_for_email("ana@example.com");
     let mut ids = Vec::new();
     for i in 0..5 {
-        ids.push(api::db::notifications::insert(&pool, user, "system", &json!({"n": i})).await.unwrap());
+        ids.push(api::services::notifications::insert(&pool, user, api::model::NotificationType::System, &json!({"n": i})).await.unwrap());
     }
     // the oldest two are read
     for id in &ids[..2] {
@@ -630,4 +630,32 @@ async fn a_worker_killed_mid_job_is_taken_over_and_the_run_finishes_exactly_once
     let bars = q(format!("SELECT count(*) FROM backtest_equity WHERE run_id = '{id}' AND combo = 0")).await;
     let distinct = q(format!("SELECT count(DISTINCT equity_time) FROM backtest_equity WHERE run_id = '{id}' AND combo = 0")).await;
     assert_eq!(bars, distinct);
+}
+
+#[sqlx::test(migrator = "api::db::MIGRATOR")]
+async fn a_backtest_request_resolves_any_spelling_of_its_market(pool: PgPool) {
+    let (_dir, lake) = lake_with(&["djienne-3ema-srsi-atr/BTC_USDT-1h.json"]).await;
+    let (app, _) = app_and_state(&pool, &lake).await;
+    let tok = token("sam@example.com", "builder", Some("premium"));
+    let version = version_of(&app, &tok, graph_of("param_sweep_sma"), "private").await;
+    let body = |exchange: &str, symbol: &str, timeframe: &str| json!({"strategyVersionId": version, "exchange": exchange, "symbol": symbol,
+        "timeframe": timeframe, "from": "2021-01-01T00:00:00Z", "to": "2021-02-01T00:00:00Z", "params": {"fast": 5, "slow": 20}});
+    let mut ids = Vec::new();
+    for (exchange, symbol, timeframe) in [("binance", "BTCUSDT", "1h"), ("Binance", "btc/usdt", "60m"), ("binance", "BTC_USDT", "60m"), ("binance", "btc-usdt", "1h")] {
+        let r = call(&app, Method::POST, "/api/v1/backtests", Some(&tok), Some(body(exchange, symbol, timeframe))).await;
+        assert_eq!(r.status, StatusCode::ACCEPTED, "{symbol} {timeframe}: {}", r.body);
+        assert_eq!((r.body["exchange"].as_str(), r.body["symbol"].as_str(), r.body["timeframe"].as_str()), (Some("binance"), Some("BTCUSDT"), Some("1h")));
+        ids.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    let w = worker(&pool, &lake);
+    while w.step().await.unwrap() {}
+    let mut metrics: Vec<Value> = Vec::new();
+    for id in &ids {
+        metrics.push(call(&app, Method::GET, &format!("/api/v1/backtests/{id}"), Some(&tok), None).await.body["metrics"].clone());
+    }
+    assert!(metrics[0]["trades"].as_i64().unwrap() > 0, "{}", metrics[0]);
+    assert!(metrics.iter().all(|m| *m == metrics[0]), "every spelling ran the same candles");
+    let r = call(&app, Method::POST, "/api/v1/backtests", Some(&tok), Some(body("binance", "BTC$USDT", "1h"))).await;
+    assert_eq!((r.status, r.body["error"]["details"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("symbol")), "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("invalid symbol 'BTC$USDT'"), "{}", r.body);
 }

@@ -4,6 +4,8 @@ mod backtest;
 mod cli;
 mod http;
 mod jobs;
+mod layers;
+mod model;
 mod sqlwire;
 
 use std::path::{Path, PathBuf};

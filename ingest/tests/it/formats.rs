@@ -13,7 +13,7 @@ use crate::*;
 async fn freqtrade_json_lands_every_row_and_infers_the_market() {
     let (_d, lake) = temp_lake();
     let r = ingest(&lake, &shared("davidzhaodz-freqtrade/BTC_USDT-1m.json")).await;
-    assert_eq!((r.market.symbol.as_str(), r.market.timeframe.to_string().as_str(), r.market.exchange.as_str()), ("BTCUSDT", "1m", "binance"));
+    assert_eq!((r.market.symbol(), r.market.timeframe().to_string().as_str(), r.market.exchange()), ("BTCUSDT", "1m", "binance"));
     assert_eq!(r.format, Format::Json);
     assert!(r.inferred.iter().any(|i| i.contains("symbol BTCUSDT from the file name")), "{:?}", r.inferred);
     assert_eq!((r.rows_read, r.candles.inserted, r.quarantined), (43_199, 43_199, 0));
@@ -43,7 +43,7 @@ async fn freqtrade_feather_with_lz4_lands_every_row() {
 async fn futures_names_become_perp_symbols_and_funding_files_are_refused() {
     let (_d, lake) = temp_lake();
     let r = ingest(&lake, &shared("typhonun-dcatpstrategy/futures/BTC_USDT_USDT-1m-futures.feather")).await;
-    assert_eq!(r.market.symbol, "BTCUSDT-PERP");
+    assert_eq!(r.market.symbol(), "BTCUSDT-PERP");
     assert_eq!(r.candles.inserted, 43_199);
     let err = ingest_file(&lake, &shared("harthor-marketlab/futures/BTC_USDT_USDT-1h-funding_rate.feather"), &IngestOptions::default(), &|_| {})
         .await
@@ -58,7 +58,7 @@ async fn binance_kline_csv_in_ms_and_us_with_and_without_header() {
     let text = std::fs::read_to_string(local("ADAUSDT-1m-2025-01.csv")).unwrap();
     let r = ingest(&lake, &local("ADAUSDT-1m-2025-01.csv")).await;
     assert_eq!(r.format, Format::BinanceCsv);
-    assert_eq!((r.market.symbol.as_str(), r.rows_read, r.candles.inserted), ("ADAUSDT", 20, 20));
+    assert_eq!((r.market.symbol(), r.rows_read, r.candles.inserted), ("ADAUSDT", 20, 20));
     let stored = sql(&lake, "SELECT trade_count, quote_volume FROM candles ORDER BY open_time LIMIT 1").await;
     assert_eq!(stored[0].column(0).as_primitive::<arrow::datatypes::Int64Type>().value(0), 961);
     assert_eq!(stored[0].column(1).as_primitive::<Float64Type>().value(0), 397414.396);
@@ -99,7 +99,7 @@ async fn generic_csv_with_a_column_mapping() {
     };
     let r = ingest_with(&lake, &path, opts).await;
     assert_eq!(r.format, Format::Csv);
-    assert_eq!(r.market.timeframe, Timeframe::parse("1h").unwrap(), "inferred from the spacing");
+    assert_eq!(r.market.timeframe(), Timeframe::parse("1h").unwrap(), "inferred from the spacing");
     assert!(r.inferred.iter().any(|i| i.contains("spacing")), "{:?}", r.inferred);
     assert_eq!((r.rows_read, r.candles.inserted, r.quarantined), (5000, 5000, 0));
     // same candles as the freqtrade JSON they were copied from
@@ -131,8 +131,8 @@ async fn trade_files_land_in_trades_raw_and_aggregate_to_1m_candles() {
     let (_d, lake) = temp_lake();
     // freqtrade trades (JSON, gzip): 12,477 trades
     let r = ingest(&lake, &shared("freqtrade-testdata/XRP_ETH-trades.json.gz")).await;
-    assert_eq!(r.market.symbol, "XRPETH");
-    assert_eq!(r.market.timeframe.to_string(), "1m");
+    assert_eq!(r.market.symbol(), "XRPETH");
+    assert_eq!(r.market.timeframe().to_string(), "1m");
     assert_eq!((r.rows_read, r.trades_landed, r.quarantined), (12_477, Some(12_477), 0));
     assert_eq!(count(&lake, "SELECT count(*) FROM trades_raw").await, 12_477);
     // the feather copy of the same trades adds nothing

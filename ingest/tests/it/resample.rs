@@ -2,7 +2,7 @@
 
 use arrow::array::AsArray;
 use arrow::datatypes::Float64Type;
-use ingest::Market;
+use lake::Market;
 use lake::Timeframe;
 
 use crate::*;
@@ -13,7 +13,7 @@ async fn one_minute_resampled_to_five_equals_the_exchanges_five_minute_file() {
     let (_d, lake) = temp_lake();
     let one = ingest(&lake, &shared("filimonov-freqtrade/BTC_USDT-1m.feather")).await;
     assert_eq!(one.candles.inserted, 130_708);
-    let source = Market { exchange: "binance".into(), symbol: "BTCUSDT".into(), timeframe: Timeframe::parse("1m").unwrap() };
+    let source = Market::new("binance", "BTCUSDT", Timeframe::parse("1m").unwrap()).unwrap();
     let r = ingest::resample_market(&lake, &source, Timeframe::parse("5m").unwrap()).await.unwrap();
     assert_eq!(r.candles.inserted, 26_141);
     // the exchange's 5m file now lands on top: every candle already present, none differs beyond float summation

@@ -1,4 +1,4 @@
-//! Backtests: compile a graph to a DataFusion plan, simulate fills, compute metrics.
+//! Backtests: compile a graph to a DataFusion plan, simulate fills, compute metrics, store and read results.
 
 pub mod anomalies;
 pub mod compile;
@@ -13,7 +13,7 @@ pub mod store;
 pub mod udaf;
 
 pub use metrics::Metrics;
-pub use params::{BacktestParams, Combo, ParamValues};
+pub use params::{BacktestParams, Combo, ParamValues, DEFAULT_CAPITAL, DEFAULT_FEE_RATE, DEFAULT_FILL_POLICY, DEFAULT_SLIPPAGE, MAX_COMBINATIONS};
 pub use progress::{Progress, ProgressHandle, ProgressSnapshot};
 pub use run::{count_candles, run_at_version, run_backtest, run_on_lake, BacktestOutput, RunOptions};
 pub use sim::{ExitReason, FillPolicy, Risk, SimConfig, Trade};

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use datafusion::common::ScalarValue;
 use datafusion::logical_expr::{col, lit, AggregateUDF};
 use datafusion::prelude::{DataFrame, SessionContext};
-use lake::Timeframe;
+use lake::{LakeTable, Market, Span, Timeframe};
 
 use super::compile::compile;
 use super::params::BacktestParams;
@@ -39,28 +39,17 @@ impl From<bool> for RunOptions {
     }
 }
 
-/// The candles of the market in `[start, end)` from the session's `candles` table.
-pub async fn market_candles(ctx: &SessionContext, p: &BacktestParams) -> Result<DataFrame> {
-    let ts = |ms: i64| lit(ScalarValue::TimestampMicrosecond(Some(ms * 1_000), Some("UTC".into())));
-    let mut filter = col("exchange")
-        .eq(lit(p.exchange.as_str()))
-        .and(col("symbol").eq(lit(p.symbol.as_str())))
-        .and(col("timeframe").eq(lit(p.timeframe.as_str())));
-    if let Some(s) = p.start {
-        filter = filter.and(col("open_time").gt_eq(ts(s)));
-    }
-    if let Some(e) = p.end {
-        filter = filter.and(col("open_time").lt(ts(e)));
-    }
-    Ok(ctx.table("candles").await?.filter(filter)?.select_columns(&["open_time", "open", "high", "low", "close", "volume"])?)
+/// The candles of `market` with an open time in `span` from the session's `candles` table.
+pub async fn market_candles(ctx: &SessionContext, market: &Market, span: Span) -> Result<DataFrame> {
+    Ok(ctx.table("candles").await?.filter(market.candles_filter(span))?.select_columns(&["open_time", "open", "high", "low", "close", "volume"])?)
 }
 
 /// Builds the whole backtest as one plan (not yet run).
 pub async fn plan(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, opts: impl Into<RunOptions>) -> Result<(DataFrame, Vec<BTreeMap<String, f64>>)> {
     let opts = opts.into();
-    let timeframe = Timeframe::parse(&p.timeframe)?;
+    let timeframe = p.market.timeframe();
     let compiled = compile(graph, &p.params.combinations())?;
-    let (df, signals) = compiled.apply(market_candles(ctx, p).await?)?;
+    let (df, signals) = compiled.apply(market_candles(ctx, &p.market, p.span()).await?)?;
     let config = RunConfig {
         initial_capital: p.initial_capital,
         fee_rate: p.fee_rate,
@@ -88,7 +77,7 @@ pub async fn plan(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, 
 
 /// Runs a backtest (or a sweep) over the session's `candles`.
 pub async fn run_backtest(ctx: &SessionContext, graph: &ValidGraph, p: &BacktestParams, opts: impl Into<RunOptions>) -> Result<BacktestOutput> {
-    let timeframe = Timeframe::parse(&p.timeframe)?;
+    let timeframe: Timeframe = p.market.timeframe();
     let (df, combinations) = plan(ctx, graph, p, opts).await?;
     if std::env::var_os("BB_DEBUG_PLAN").is_some() {
         let plan = df.clone().create_physical_plan().await?;
@@ -101,10 +90,8 @@ pub async fn run_backtest(ctx: &SessionContext, graph: &ValidGraph, p: &Backtest
     let batch = batches.iter().find(|b| b.num_rows() > 0).ok_or_else(|| Error::Invalid("backtest_run returned no result".into()))?;
     let run: RunOutput = super::output::from_array(batch.column(0).as_ref(), 0)?;
     if run.bars == 0 {
-        return Err(Error::NoCandles(format!(
-            "no {} candles of {} on {} in the requested range",
-            p.timeframe, p.symbol, p.exchange
-        )));
+        let m = &p.market;
+        return Err(Error::NoCandles(format!("no {} candles of {} on {} in the requested range", m.timeframe(), m.symbol(), m.exchange())));
     }
     Ok(BacktestOutput { combinations, timeframe, run })
 }
@@ -112,7 +99,7 @@ pub async fn run_backtest(ctx: &SessionContext, graph: &ValidGraph, p: &Backtest
 /// Runs a backtest over the lake's candles pinned at their current version (recorded with the run,
 /// so the run can be reproduced exactly by time travel). Returns the output and that version.
 pub async fn run_on_lake(lake: &lake::Lake, graph: &ValidGraph, p: &BacktestParams, opts: impl Into<RunOptions>) -> Result<(BacktestOutput, u64)> {
-    let version = lake.version(lake::LakeTable::Candles).await?.ok_or_else(|| {
+    let version = lake.version(LakeTable::Candles).await?.ok_or_else(|| {
         Error::NoCandles("the lake has no candles yet: ingest some first (bb ingest)".into())
     })?;
     let out = run_at_version(lake, graph, p, opts, version).await?;
@@ -121,19 +108,16 @@ pub async fn run_on_lake(lake: &lake::Lake, graph: &ValidGraph, p: &BacktestPara
 
 /// Runs a backtest over the lake's candles as they were at `version`.
 pub async fn run_at_version(lake: &lake::Lake, graph: &ValidGraph, p: &BacktestParams, opts: impl Into<RunOptions>, version: u64) -> Result<BacktestOutput> {
-    let ctx = SessionContext::new();
-    query::register_functions(&ctx);
-    lake.register_as(&ctx, lake::LakeTable::Candles, "candles", Some(version)).await?;
+    let ctx = query::session_with(lake, &query::Tables::none().at(LakeTable::Candles, version)).await?;
     run_backtest(&ctx, graph, p, opts).await
 }
 
 /// How many candles of the market a backtest with `p` would read from the lake's `candles` at
 /// `version` (the latest when `None`); 0 when the table does not exist yet.
-pub async fn count_candles(lake: &lake::Lake, p: &BacktestParams, version: Option<u64>) -> Result<u64> {
-    let Some(latest) = lake.version(lake::LakeTable::Candles).await? else {
+pub async fn count_candles(lake: &lake::Lake, market: &Market, span: Span, version: Option<u64>) -> Result<u64> {
+    let Some(latest) = lake.version(LakeTable::Candles).await? else {
         return Ok(0);
     };
-    let ctx = SessionContext::new();
-    lake.register_as(&ctx, lake::LakeTable::Candles, "candles", Some(version.unwrap_or(latest))).await?;
-    Ok(market_candles(&ctx, p).await?.count().await? as u64)
+    let ctx = query::session_with(lake, &query::Tables::none().at(LakeTable::Candles, version.unwrap_or(latest))).await?;
+    Ok(market_candles(&ctx, market, span).await?.count().await? as u64)
 }

@@ -8,11 +8,36 @@ use crate::graph::Side;
 /// When an order decided on bar t fills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "sqlx", derive(sqlx::Type), sqlx(type_name = "text", rename_all = "snake_case"))]
 pub enum FillPolicy {
     /// At the next bar's open.
     NextOpen,
     /// At bar t's close.
     Close,
+}
+
+impl FillPolicy {
+    pub const ALL: [FillPolicy; 2] = [FillPolicy::NextOpen, FillPolicy::Close];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FillPolicy::NextOpen => "next_open",
+            FillPolicy::Close => "close",
+        }
+    }
+}
+
+impl std::fmt::Display for FillPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for FillPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        FillPolicy::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| format!("fill policy '{s}': next_open or close"))
+    }
 }
 
 /// Why a trade closed.

@@ -1,8 +1,13 @@
-//! Writing backtest results to the lake (`backtest_metrics`, `backtest_trades`, `backtest_equity`).
+//! Backtest results in the lake (`backtest_metrics`, `backtest_trades`, `backtest_equity`): the
+//! writers that store a run under its id, and beside them the readers of its trade log and equity
+//! curves (by run, by combination, paged) that the API and `bb` use.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
+use datafusion::logical_expr::{col, lit, Expr};
 use lake::{Lake, LakeTable};
 
 use super::params::BacktestParams;
@@ -39,9 +44,9 @@ pub fn metrics_batch(run_id: &str, p: &BacktestParams, out: &BacktestOutput, can
         strs(vec![run_id.to_string(); n]),
         i64s((0..n as i64).collect()),
         strs(out.combinations.iter().map(|v| serde_json::to_string(v).unwrap_or_default()).collect()),
-        strs(vec![p.exchange.clone(); n]),
-        strs(vec![p.symbol.clone(); n]),
-        strs(vec![p.timeframe.clone(); n]),
+        strs(vec![p.market.exchange().to_string(); n]),
+        strs(vec![p.market.symbol().to_string(); n]),
+        strs(vec![p.market.timeframe().to_string(); n]),
         utc_opt(vec![p.start.map(|s| s * 1_000); n]),
         utc_opt(vec![p.end.map(|e| e * 1_000); n]),
         Arc::new(Int64Array::from(vec![candles_version.map(|v| v as i64); n])),
@@ -128,4 +133,95 @@ pub async fn save(lake: &Lake, run_id: &str, p: &BacktestParams, out: &BacktestO
     lake.replace_where_eq(LakeTable::BacktestEquity, "run_id", run_id, vec![equity_batch(run_id, p, out)?]).await?;
     lake.replace_where_eq(LakeTable::BacktestMetrics, "run_id", run_id, vec![metrics_batch(run_id, p, out, candles_version)?]).await?;
     Ok(())
+}
+
+/// One closed trade of a stored run, as `backtest_trades` holds it (times in epoch µs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredTrade {
+    pub trade_no: i64,
+    pub side: String,
+    pub entry_time_us: i64,
+    pub entry_price: f64,
+    pub exit_time_us: i64,
+    pub exit_price: f64,
+    pub qty: f64,
+    pub fees: f64,
+    pub pnl: f64,
+    pub return_pct: f64,
+    pub exit_reason: String,
+    pub bars_held: i64,
+}
+
+/// Reads `table`'s rows matching `filter`, ordered by `order`, at most `limit`.
+async fn read(lake: &Lake, table: LakeTable, columns: &[&str], filter: Expr, order: &[&str], limit: Option<usize>) -> Result<Vec<RecordBatch>> {
+    let ctx = query::session_with(lake, &query::Tables::none().latest(table)).await?;
+    let df = ctx
+        .table(table.name())
+        .await?
+        .filter(filter)?
+        .select_columns(columns)?
+        .sort(order.iter().map(|c| col(*c).sort(true, false)).collect())?
+        .limit(0, limit)?;
+    Ok(df.collect().await?)
+}
+
+/// A string column as plain UTF-8 (Delta scans may hand out string views).
+fn utf8(a: &ArrayRef) -> Result<StringArray> {
+    Ok(arrow::compute::cast(a, &DataType::Utf8)?.as_string::<i32>().clone())
+}
+
+fn is_run(run_id: &str, combo: i64) -> Expr {
+    col("run_id").eq(lit(run_id)).and(col("combo").eq(lit(combo)))
+}
+
+/// The closed trades of combination `combo` of run `run_id` after trade number `after` (0: from
+/// the first), in order, at most `limit`.
+pub async fn read_trades(lake: &Lake, run_id: &str, combo: i64, after: i64, limit: usize) -> Result<Vec<StoredTrade>> {
+    let columns = ["trade_no", "side", "entry_time", "entry_price", "exit_time", "exit_price", "qty", "fees", "pnl", "return_pct", "exit_reason", "bars_held"];
+    let filter = is_run(run_id, combo).and(col("trade_no").gt(lit(after)));
+    let mut out = Vec::new();
+    for b in read(lake, LakeTable::BacktestTrades, &columns, filter, &["trade_no"], Some(limit)).await? {
+        let i64s = |c: usize| b.column(c).as_primitive::<Int64Type>().clone();
+        let f64s = |c: usize| b.column(c).as_primitive::<Float64Type>().clone();
+        let ts = |c: usize| b.column(c).as_primitive::<TimestampMicrosecondType>().clone();
+        let (no, et, ep, xt, xp, qty, fees, pnl, ret, held) = (i64s(0), ts(2), f64s(3), ts(4), f64s(5), f64s(6), f64s(7), f64s(8), f64s(9), i64s(11));
+        let (side, reason) = (utf8(b.column(1))?, utf8(b.column(10))?);
+        for r in 0..b.num_rows() {
+            out.push(StoredTrade {
+                trade_no: no.value(r),
+                side: side.value(r).to_string(),
+                entry_time_us: et.value(r),
+                entry_price: ep.value(r),
+                exit_time_us: xt.value(r),
+                exit_price: xp.value(r),
+                qty: qty.value(r),
+                fees: fees.value(r),
+                pnl: pnl.value(r),
+                return_pct: ret.value(r),
+                exit_reason: reason.value(r).to_string(),
+                bars_held: held.value(r),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The equity curves of the given (run id, combination) pairs as (time µs, equity) in time order:
+/// every point after `after_us` (all when `None`); with `limit`, at most that many points in all
+/// (meant for one curve at a time). Every pair asked for has an entry, empty if nothing is stored.
+pub async fn read_equity(lake: &Lake, curves: &[(String, i64)], after_us: Option<i64>, limit: Option<usize>) -> Result<BTreeMap<(String, i64), Vec<(i64, f64)>>> {
+    let mut out: BTreeMap<(String, i64), Vec<(i64, f64)>> = curves.iter().map(|c| (c.clone(), Vec::new())).collect();
+    let Some(mut filter) = curves.iter().map(|(run, combo)| is_run(run, *combo)).reduce(Expr::or) else { return Ok(out) };
+    if let Some(t) = after_us {
+        filter = filter.and(col("equity_time").gt(lit(datafusion::scalar::ScalarValue::TimestampMicrosecond(Some(t), Some("UTC".into())))));
+    }
+    let columns = ["run_id", "combo", "equity_time", "equity"];
+    for b in read(lake, LakeTable::BacktestEquity, &columns, filter, &["run_id", "combo", "equity_time"], limit).await? {
+        let run = utf8(b.column(0))?;
+        let (combo, time, equity) = (b.column(1).as_primitive::<Int64Type>(), b.column(2).as_primitive::<TimestampMicrosecondType>(), b.column(3).as_primitive::<Float64Type>());
+        for r in 0..b.num_rows() {
+            out.entry((run.value(r).to_string(), combo.value(r))).or_default().push((time.value(r), equity.value(r)));
+        }
+    }
+    Ok(out)
 }

@@ -35,10 +35,10 @@ fn session(dir: &Path, p: &BacktestParams) -> SessionContext {
     let t: ArrayRef = Arc::new(TimestampMicrosecondArray::from(cols[0].iter().map(|v| *v as i64 * 1000).collect::<Vec<_>>()).with_timezone("UTC"));
     let batch = RecordBatch::try_new(
         lake::LakeTable::Candles.schema(),
-        vec![s(&p.exchange), s(&p.symbol), s(&p.timeframe), t, f(1), f(2), f(3), f(4), f(5), Arc::new(arrow::array::Int64Array::from(vec![None; n])), Arc::new(Float64Array::from(vec![None; n]))],
+        vec![s(p.market.exchange()), s(p.market.symbol()), s(&p.market.timeframe().to_string()), t, f(1), f(2), f(3), f(4), f(5), Arc::new(arrow::array::Int64Array::from(vec![None; n])), Arc::new(Float64Array::from(vec![None; n]))],
     )
     .unwrap();
-    let ctx = SessionContext::new();
+    let ctx = query::context();
     ctx.register_table("candles", Arc::new(MemTable::try_new(batch.schema(), vec![vec![batch]]).unwrap())).unwrap();
     ctx
 }

@@ -2,6 +2,7 @@
 
 mod fixtures;
 mod graph;
+mod store;
 
 use std::path::PathBuf;
 

@@ -1,8 +1,9 @@
 //! The platform's SQL functions: every indicator of the strategy-graph spec as a window function,
-//! and the crossover tests strategy plans use.
+//! the crossover tests strategy plans use, and the market spellings (`canonical_symbol`).
 
 mod crosses;
 mod indicator;
+mod market;
 mod stddev_samp;
 
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF, WindowUDF};
@@ -10,6 +11,7 @@ use datafusion::prelude::SessionContext;
 
 pub use crosses::CrossesFunc;
 pub use indicator::{syntax, IndicatorFunc};
+pub use market::{CanonicalFunc, Part};
 pub use stddev_samp::StddevSamp;
 
 /// Every window function this crate defines.
@@ -26,6 +28,9 @@ pub fn register_all(ctx: &SessionContext) {
     ctx.register_udaf(AggregateUDF::from(StddevSamp::new()));
     for above in [true, false] {
         ctx.register_udf(ScalarUDF::from(CrossesFunc::new(above)));
+    }
+    for part in [Part::Symbol, Part::Timeframe] {
+        ctx.register_udf(ScalarUDF::from(CanonicalFunc::new(part)));
     }
     for f in functions() {
         ctx.register_udwf(f);

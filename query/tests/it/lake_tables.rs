@@ -68,3 +68,31 @@ async fn show_functions_lists_the_indicators_with_their_docs() {
     assert!(text.contains("stoch_k") && text.contains("stoch_d"), "{text}");
     assert!(text.contains("STOCH"), "documentation names the TA-Lib function: {text}");
 }
+
+/// One count from a session.
+async fn count(ctx: &datafusion::prelude::SessionContext, sql: &str) -> i64 {
+    let b = ctx.sql(sql).await.unwrap().collect().await.unwrap();
+    b[0].column(0).as_primitive::<arrow::datatypes::Int64Type>().value(0)
+}
+
+#[tokio::test]
+async fn a_session_pins_tables_at_a_version_and_registers_only_what_it_is_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = Lake::new(LakeConfig::new(dir.path().to_string_lossy().into_owned())).unwrap();
+    let data = crate::crate_dir().join("../../shared/data/djienne-3ema-srsi-atr");
+    ingest_file(&lake, &data.join("BTC_USDT-1d.json"), &IngestOptions::default(), &|_| {}).await.unwrap();
+    let v1 = lake.version(lake::LakeTable::Candles).await.unwrap().unwrap();
+    let btc = count(&query::session(&lake).await.unwrap(), "SELECT count(*) FROM candles").await;
+    ingest_file(&lake, &data.join("ETH_USDT-1d.json"), &IngestOptions::default(), &|_| {}).await.unwrap();
+    let latest = query::session(&lake).await.unwrap();
+    assert!(count(&latest, "SELECT count(*) FROM candles").await > btc);
+    let pinned = query::session_with(&lake, &query::Tables::none().at(lake::LakeTable::Candles, v1)).await.unwrap();
+    assert_eq!(count(&pinned, "SELECT count(*) FROM candles").await, btc, "time travel to the first ingest");
+    assert!(pinned.sql("SELECT * FROM backtest_trades").await.is_err(), "only the tables asked for");
+    assert_eq!(count(&pinned, "SELECT count(*) FROM information_schema.tables WHERE table_name = 'candles'").await, 1, "the shared planner settings");
+    assert!(query::session_with(&lake, &query::Tables::none().at(lake::LakeTable::Candles, 99)).await.is_err(), "a version that does not exist");
+    // the indicators and the market spellings are there
+    let q = "SELECT count(e) FROM (SELECT ema(close, 3) OVER (ORDER BY open_time) AS e FROM candles \
+             WHERE symbol = canonical_symbol('btc/usdt') AND timeframe = canonical_timeframe('1440m'))";
+    assert_eq!(count(&pinned, q).await, btc - 2);
+}

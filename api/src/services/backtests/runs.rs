@@ -1,9 +1,14 @@
-//! Backtest runs: the row the API shows and the worker advances (queued → running → succeeded/failed).
+//! Backtest run rows: what the API shows and the worker advances (queued → running →
+//! succeeded/failed), and their SQL.
 
+use lake::{Market, Timeframe};
+use pipelines::backtest::{BacktestParams, FillPolicy, ParamValues};
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
+
+use crate::model::RunStatus;
 
 /// A backtest run as the API returns it.
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
@@ -13,11 +18,11 @@ pub struct Run {
     pub user_id: Uuid,
     pub strategy_id: Uuid,
     pub strategy_version_id: Uuid,
-    /// `queued`, `running`, `succeeded` or `failed`.
-    pub status: String,
+    pub status: RunStatus,
     pub exchange: String,
     pub symbol: String,
-    pub timeframe: String,
+    #[schema(value_type = String, example = "1h")]
+    pub timeframe: Timeframe,
     #[serde(rename = "from")]
     pub range_start: chrono::DateTime<chrono::Utc>,
     #[serde(rename = "to")]
@@ -25,7 +30,8 @@ pub struct Run {
     pub initial_capital: f64,
     pub fee_rate: f64,
     pub slippage: f64,
-    pub fill_policy: String,
+    #[schema(value_type = String, example = "next_open")]
+    pub fill_policy: FillPolicy,
     /// `$param` values as given: a number per name, or a list of numbers (a sweep over their grid).
     #[schema(value_type = Object)]
     pub params: Value,
@@ -55,70 +61,51 @@ pub struct Run {
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
+impl Run {
+    /// The engine's inputs for this run.
+    pub fn backtest_params(&self) -> pipelines::Result<BacktestParams> {
+        Ok(BacktestParams {
+            market: Market::new(&self.exchange, &self.symbol, self.timeframe)?,
+            start: Some(self.range_start.timestamp_millis()),
+            end: Some(self.range_end.timestamp_millis()),
+            initial_capital: self.initial_capital,
+            fee_rate: self.fee_rate,
+            slippage: self.slippage,
+            fill_policy: self.fill_policy,
+            params: ParamValues::from_json(&self.params)?,
+            sweep_dirs: None,
+        })
+    }
+}
+
 const COLUMNS: &str = "r.id, r.user_id, v.strategy_id, r.strategy_version_id, r.status, r.exchange, r.symbol, r.timeframe,
     r.range_start, r.range_end, r.initial_capital, r.fee_rate, r.slippage, r.fill_policy, r.params, r.combinations,
     r.metrics, r.combo_metrics, r.best_combo, r.anomalies, r.candles_version, r.error, r.progress, r.progress_detail,
     r.attempts, r.created_at, r.started_at, r.finished_at";
 const FROM: &str = "backtest_runs r JOIN strategy_versions v ON v.id = r.strategy_version_id";
 
-/// What a new run is made of.
-#[derive(Debug, Clone)]
-pub struct NewRun {
-    pub user_id: Uuid,
-    pub strategy_version_id: Uuid,
-    pub exchange: String,
-    pub symbol: String,
-    pub timeframe: String,
-    pub range_start: chrono::DateTime<chrono::Utc>,
-    pub range_end: chrono::DateTime<chrono::Utc>,
-    pub initial_capital: f64,
-    pub fee_rate: f64,
-    pub slippage: f64,
-    pub fill_policy: String,
-    pub params: Value,
-    pub combinations: i32,
-}
-
-impl From<&Run> for NewRun {
-    fn from(r: &Run) -> Self {
-        NewRun {
-            user_id: r.user_id,
-            strategy_version_id: r.strategy_version_id,
-            exchange: r.exchange.clone(),
-            symbol: r.symbol.clone(),
-            timeframe: r.timeframe.clone(),
-            range_start: r.range_start,
-            range_end: r.range_end,
-            initial_capital: r.initial_capital,
-            fee_rate: r.fee_rate,
-            slippage: r.slippage,
-            fill_policy: r.fill_policy.clone(),
-            params: r.params.clone(),
-            combinations: r.combinations,
-        }
-    }
-}
-
-/// Inserts a `queued` run; returns its id.
-pub async fn insert(db: &mut PgConnection, r: &NewRun) -> sqlx::Result<Uuid> {
+/// Inserts a `queued` run of `strategy_version` for `user` with the engine inputs `p` (its
+/// `$param` values as given, `params`); returns its id.
+pub async fn insert(db: &mut PgConnection, user: Uuid, strategy_version: Uuid, p: &BacktestParams, params: &Value) -> sqlx::Result<Uuid> {
+    let ts = |ms: Option<i64>| ms.and_then(chrono::DateTime::from_timestamp_millis);
     sqlx::query_scalar(
         "INSERT INTO backtest_runs (user_id, strategy_version_id, exchange, symbol, timeframe, range_start, range_end,
              initial_capital, fee_rate, slippage, fill_policy, params, combinations)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
     )
-    .bind(r.user_id)
-    .bind(r.strategy_version_id)
-    .bind(&r.exchange)
-    .bind(&r.symbol)
-    .bind(&r.timeframe)
-    .bind(r.range_start)
-    .bind(r.range_end)
-    .bind(r.initial_capital)
-    .bind(r.fee_rate)
-    .bind(r.slippage)
-    .bind(&r.fill_policy)
-    .bind(&r.params)
-    .bind(r.combinations)
+    .bind(user)
+    .bind(strategy_version)
+    .bind(p.market.exchange())
+    .bind(p.market.symbol())
+    .bind(p.market.timeframe())
+    .bind(ts(p.start))
+    .bind(ts(p.end))
+    .bind(p.initial_capital)
+    .bind(p.fee_rate)
+    .bind(p.slippage)
+    .bind(p.fill_policy)
+    .bind(params)
+    .bind(p.params.combinations().len() as i32)
     .fetch_one(db)
     .await
 }
@@ -127,12 +114,12 @@ pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Run>>
     sqlx::query_as::<_, Run>(&format!("SELECT {COLUMNS} FROM {FROM} WHERE r.id = $1")).bind(id).fetch_optional(db).await
 }
 
-/// A user's runs (every user's for `None`), optionally of one strategy, newest first, after a keyset cursor.
+/// A user's runs (every user's for `None`), optionally of one strategy and status, newest first, after a keyset cursor.
 pub async fn list(
     db: impl PgExecutor<'_>,
     user: Option<Uuid>,
     strategy: Option<Uuid>,
-    status: Option<&str>,
+    status: Option<RunStatus>,
     after: Option<(chrono::DateTime<chrono::Utc>, Uuid)>,
     limit: i64,
 ) -> sqlx::Result<Vec<Run>> {
@@ -148,6 +135,30 @@ pub async fn list(
     .bind(after.map(|a| a.0))
     .bind(after.map(|a| a.1))
     .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// A run with its owner's e-mail and its strategy's title and version number (the rows of the SQL
+/// endpoint's `backtest_runs` table).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RunRecord {
+    #[sqlx(flatten)]
+    pub run: Run,
+    pub owner_email: Option<String>,
+    pub strategy_title: String,
+    pub strategy_version: i32,
+}
+
+/// Every run of `user` (of everyone for `None`) with its owner and strategy, oldest first.
+pub async fn records(db: impl PgExecutor<'_>, user: Option<Uuid>) -> sqlx::Result<Vec<RunRecord>> {
+    sqlx::query_as::<_, RunRecord>(&format!(
+        "SELECT {COLUMNS}, u.email AS owner_email, s.title AS strategy_title, v.version AS strategy_version
+         FROM {FROM} JOIN strategies s ON s.id = v.strategy_id JOIN users u ON u.id = r.user_id
+         WHERE $1::uuid IS NULL OR r.user_id = $1
+         ORDER BY r.created_at, r.id"
+    ))
+    .bind(user)
     .fetch_all(db)
     .await
 }

@@ -1,30 +1,36 @@
-//! In-app notifications of a user (e.g. `backtest_complete`), unread first.
+//! Notifications of a user (e.g. `backtest_complete`): creating them, listing them unread first,
+//! the unread count, and marking them read. Creating one notifies every API process (a trigger's
+//! `pg_notify`), whose streams push it to its user.
 
 use serde::Serialize;
 use serde_json::Value;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+use crate::model::{Channel, NotificationType};
+
 /// A notification as the API returns it.
 #[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Notification {
     pub id: Uuid,
-    /// `backtest_complete`, `backtest_failed`, ...
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: NotificationType,
+    pub channel: Channel,
     #[schema(value_type = Object)]
     pub payload: Value,
     pub read_at: Option<chrono::DateTime<chrono::Utc>>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-const COLUMNS: &str = "id, type AS kind, payload, read_at, created_at";
+const COLUMNS: &str = "id, type AS kind, channel, payload, read_at, created_at";
 
-pub async fn insert(db: impl PgExecutor<'_>, user: Uuid, kind: &str, payload: &Value) -> sqlx::Result<Uuid> {
-    sqlx::query_scalar("INSERT INTO notifications (user_id, type, payload) VALUES ($1, $2, $3) RETURNING id")
+/// Creates an in-app notification of `kind` for `user`.
+pub async fn insert(db: impl PgExecutor<'_>, user: Uuid, kind: NotificationType, payload: &Value) -> sqlx::Result<Uuid> {
+    sqlx::query_scalar("INSERT INTO notifications (user_id, type, channel, payload) VALUES ($1, $2, $3, $4) RETURNING id")
         .bind(user)
         .bind(kind)
+        .bind(Channel::InApp)
         .bind(payload)
         .fetch_one(db)
         .await
@@ -41,6 +47,11 @@ pub async fn get(db: impl PgExecutor<'_>, user: Uuid, id: Uuid) -> sqlx::Result<
 
 /// Keyset position in the unread-first order: (unread, created_at, id).
 pub type Cursor = (bool, chrono::DateTime<chrono::Utc>, Uuid);
+
+/// The cursor of a notification in the unread-first order.
+pub fn cursor_of(n: &Notification) -> Cursor {
+    (n.read_at.is_none(), n.created_at, n.id)
+}
 
 /// A page of a user's notifications: unread first, then newest first.
 pub async fn list(db: impl PgExecutor<'_>, user: Uuid, unread_only: bool, after: Option<Cursor>, limit: i64) -> sqlx::Result<Vec<Notification>> {

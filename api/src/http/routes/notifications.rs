@@ -12,12 +12,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::auth::AuthUser;
-use crate::db::notifications::{self as db, Notification};
 use crate::error::{ApiError, ApiResult};
 use crate::events::Kind;
-use crate::http::AppState;
-use crate::routes::strategies::Page;
+use crate::http::extract::AuthUser;
+use crate::http::page::{self, Page};
+use crate::services::notifications::{self as service, Notification};
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -38,55 +38,38 @@ pub struct ListQuery {
     pub limit: Option<i64>,
 }
 
-fn cursor_of(n: &Notification) -> String {
-    format!("{}_{}_{}", u8::from(n.read_at.is_none()), n.created_at.timestamp_micros(), n.id)
-}
-
-fn parse_cursor(c: &str) -> ApiResult<db::Cursor> {
-    let bad = || ApiError::BadRequest(format!("invalid cursor '{c}'"));
-    let mut parts = c.splitn(3, '_');
-    let unread = match parts.next() {
-        Some("1") => true,
-        Some("0") => false,
-        _ => return Err(bad()),
-    };
-    let t = chrono::DateTime::from_timestamp_micros(parts.next().ok_or_else(bad)?.parse().map_err(|_| bad())?).ok_or_else(bad)?;
-    let id = Uuid::parse_str(parts.next().ok_or_else(bad)?).map_err(|_| bad())?;
-    Ok((unread, t, id))
-}
-
 /// Your notifications: unread first, then newest first.
 #[utoipa::path(get, path = "/api/v1/notifications", tag = "notifications", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = Page<Notification>)))]
 pub async fn list(State(state): State<AppState>, user: AuthUser, Query(q): Query<ListQuery>) -> ApiResult<Json<Page<Notification>>> {
-    let n = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&n) {
-        return Err(ApiError::BadRequest("limit must be 1 to 100".into()));
-    }
-    let after = q.cursor.as_deref().map(parse_cursor).transpose()?;
-    let items = db::list(&state.pool, user.id(), q.unread.unwrap_or(false), after, n + 1).await?;
-    Ok(Json(Page::from_overfetch(items, n, cursor_of)))
+    let n = page::limit(q.limit, 20, 100)?;
+    let after = q.cursor.as_deref().map(page::parse_flag_time_id).transpose()?;
+    let items = service::list(&state.pool, user.id, q.unread.unwrap_or(false), after, n + 1).await?;
+    Ok(Json(Page::from_overfetch(items, n, |item| {
+        let (unread, t, id) = service::cursor_of(item);
+        page::flag_time_id(unread, t, id)
+    })))
 }
 
 /// `{"unread": n}`.
 #[utoipa::path(get, path = "/api/v1/notifications/unread-count", tag = "notifications", security(("bearer" = [])),
     responses((status = 200, description = "{\"unread\": n}")))]
 pub async fn unread_count(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"unread": db::unread_count(&state.pool, user.id()).await?})))
+    Ok(Json(json!({"unread": service::unread_count(&state.pool, user.id).await?})))
 }
 
 /// Marks one of your notifications read.
 #[utoipa::path(post, path = "/api/v1/notifications/{id}/read", tag = "notifications", security(("bearer" = [])),
     responses((status = 200, body = Notification), (status = 404, description = "no such notification, or not yours")))]
 pub async fn read(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<Json<Notification>> {
-    db::mark_read(&state.pool, user.id(), id).await?.map(Json).ok_or_else(|| ApiError::NotFound(format!("notification {id} not found")))
+    service::mark_read(&state.pool, user.id, id).await?.map(Json).ok_or_else(|| ApiError::NotFound(format!("notification {id} not found")))
 }
 
 /// Marks all your notifications read: `{"marked": n}`.
 #[utoipa::path(post, path = "/api/v1/notifications/read-all", tag = "notifications", security(("bearer" = [])),
     responses((status = 200, description = "{\"marked\": n}")))]
 pub async fn read_all(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"marked": db::mark_all_read(&state.pool, user.id()).await?})))
+    Ok(Json(json!({"marked": service::mark_all_read(&state.pool, user.id).await?})))
 }
 
 struct NotificationStream {
@@ -100,14 +83,14 @@ async fn next_notification(mut s: NotificationStream) -> Option<(Result<SseEvent
     use tokio::sync::broadcast::error::RecvError;
     if s.first {
         s.first = false;
-        let unread = db::unread_count(&s.state.pool, s.user).await.ok()?;
+        let unread = service::unread_count(&s.state.pool, s.user).await.ok()?;
         let event = SseEvent::default().event("ready").json_data(json!({"unread": unread})).ok()?;
         return Some((Ok(event), s));
     }
     loop {
         match s.rx.recv().await {
             Ok(e) if e.kind == Kind::Notification && e.user_id == s.user => {
-                if let Ok(Some(n)) = db::get(&s.state.pool, s.user, e.id).await {
+                if let Ok(Some(n)) = service::get(&s.state.pool, s.user, e.id).await {
                     let event = SseEvent::default().event("notification").id(n.id.to_string()).json_data(&n).ok()?;
                     return Some((Ok(event), s));
                 }
@@ -123,6 +106,6 @@ async fn next_notification(mut s: NotificationStream) -> Option<(Result<SseEvent
     responses((status = 200, content_type = "text/event-stream", description = "events `ready` and `notification`")))]
 pub async fn stream(State(state): State<AppState>, user: AuthUser) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = state.events.subscribe();
-    let s = NotificationStream { state, user: user.id(), rx, first: true };
+    let s = NotificationStream { state, user: user.id, rx, first: true };
     Sse::new(futures::stream::unfold(s, next_notification)).keep_alive(KeepAlive::default())
 }

@@ -6,7 +6,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::http::AppState;
+use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/health", get(health)).route("/ready", get(ready))
@@ -21,8 +21,8 @@ pub async fn health() -> Json<Value> {
 /// The database is reachable.
 #[utoipa::path(get, path = "/api/v1/ready", tag = "health", responses((status = 200, description = "ready"), (status = 503, description = "database unreachable")))]
 pub async fn ready(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    match sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool).await {
-        Ok(_) => (StatusCode::OK, Json(json!({"status": "ready"}))),
+    match crate::db::ping(&state.pool).await {
+        Ok(()) => (StatusCode::OK, Json(json!({"status": "ready"}))),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(json!({"status": "unavailable", "reason": e.to_string()}))),
     }
 }

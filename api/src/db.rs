@@ -1,11 +1,5 @@
-//! Postgres access: the pool, migrations, and one module of plain query functions per resource.
-
-pub mod backtests;
-pub mod jobs;
-pub mod notifications;
-pub mod quotas;
-pub mod strategies;
-pub mod users;
+//! Postgres: connecting, the embedded migrations, and whether the database answers. The SQL of
+//! each concept lives in its service (`crate::services`).
 
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
@@ -27,4 +21,9 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<usize> {
     MIGRATOR.run(pool).await?;
     let applied_after: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations").fetch_one(pool).await?;
     Ok((applied_after - applied_before) as usize)
+}
+
+/// Whether the database answers (`GET /ready`).
+pub async fn ping(pool: &PgPool) -> sqlx::Result<()> {
+    sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool).await.map(|_| ())
 }

@@ -8,11 +8,13 @@ use std::time::Duration;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
+use crate::model::{JobKind, JobStatus};
+
 /// A job a worker has taken.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Job {
     pub id: i64,
-    pub kind: String,
+    pub kind: JobKind,
     pub run_id: Option<Uuid>,
     /// This attempt's number, from 1.
     pub attempts: i32,
@@ -28,9 +30,10 @@ fn ms(d: Duration) -> i64 {
 
 /// Enqueues a backtest job for `run` (in the caller's transaction) and wakes the workers at commit.
 pub async fn enqueue_backtest(db: &mut PgConnection, run: Uuid, max_attempts: i32) -> sqlx::Result<i64> {
-    let id = sqlx::query_scalar("INSERT INTO jobs (kind, payload, run_id, max_attempts) VALUES ('backtest', jsonb_build_object('runId', $1::uuid), $1, $2) RETURNING id")
+    let id = sqlx::query_scalar("INSERT INTO jobs (kind, payload, run_id, max_attempts) VALUES ($3, jsonb_build_object('runId', $1::uuid), $1, $2) RETURNING id")
         .bind(run)
         .bind(max_attempts)
+        .bind(JobKind::Backtest)
         .fetch_one(&mut *db)
         .await?;
     sqlx::query("SELECT pg_notify($1, $2::text)").bind(CHANNEL).bind(id).execute(&mut *db).await?;
@@ -117,7 +120,7 @@ pub enum Failed {
 /// Records a failed attempt: retried after `backoff` while attempts remain and the error is not
 /// `permanent`, else dead-lettered. The error is kept in `last_error` either way.
 pub async fn fail(db: &mut PgConnection, id: i64, worker: &str, error: &str, permanent: bool, backoff: Duration) -> sqlx::Result<Failed> {
-    let status: Option<String> = sqlx::query_scalar(
+    let status: Option<JobStatus> = sqlx::query_scalar(
         "UPDATE jobs SET status = CASE WHEN $4 OR attempts >= max_attempts THEN 'dead' ELSE 'queued' END,
              run_after = now() + $5 * interval '1 millisecond', last_error = $3, lease_until = NULL, worker = NULL, updated_at = now()
          WHERE id = $1 AND worker = $2 AND status = 'running' RETURNING status",
@@ -129,8 +132,8 @@ pub async fn fail(db: &mut PgConnection, id: i64, worker: &str, error: &str, per
     .bind(ms(backoff))
     .fetch_optional(db)
     .await?;
-    Ok(match status.as_deref() {
-        Some("dead") => Failed::Dead,
+    Ok(match status {
+        Some(JobStatus::Dead) => Failed::Dead,
         Some(_) => Failed::Retry,
         None => Failed::NotOurs,
     })

@@ -1,0 +1,9 @@
+//! The `/api/v1` resources, one module each (`fn router() -> Router<AppState>`): handlers parse
+//! the request, authorize, call one service function and respond.
+
+pub mod backtests;
+pub mod health;
+pub mod me;
+pub mod notifications;
+pub mod strategies;
+pub mod usage;

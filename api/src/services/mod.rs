@@ -1,0 +1,12 @@
+//! The service layer: one module per concept, holding its rules and its SQL. Each function takes
+//! typed inputs, a pool (or the caller's transaction) and, where it matters, the acting user, and
+//! returns a typed result or the crate's `ApiError`. HTTP routes, `bb` subcommands and the job
+//! workers all call these same functions; nothing above this layer writes SQL.
+
+pub mod backtests;
+pub mod jobs;
+pub mod notifications;
+pub mod quotas;
+pub mod strategies;
+pub mod subscriptions;
+pub mod users;

@@ -1,0 +1,122 @@
+//! Users: created on first sight of a token's subject and refreshed from its claims, their
+//! effective plan tier (a subscription's, else the token's claim: the `user_plans` view), their
+//! last activity, and the rules of who may read or change what.
+
+use serde::Serialize;
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::model::{PlanTier, Role, Visibility};
+
+/// A user as the API returns it; `plan_tier` is the effective tier.
+#[derive(Debug, Clone, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: Uuid,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub roles: Vec<Role>,
+    /// The tier quotas follow: the subscription's plan (free once canceled), else the token's claim.
+    pub plan_tier: PlanTier,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub last_active_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// What a verified token says about its user.
+#[derive(Debug, Clone)]
+pub struct TokenUser {
+    pub id: Uuid,
+    pub email: Option<String>,
+    /// A name the identity provider knows (Supabase's `user_metadata.full_name`), if any.
+    pub name: Option<String>,
+    pub roles: Vec<Role>,
+    pub claimed_tier: PlanTier,
+}
+
+const COLUMNS: &str = "u.id, u.email, u.display_name, u.roles, p.tier AS plan_tier, u.created_at, u.last_active_at";
+
+/// A user by id, with the effective tier.
+pub async fn get(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<User>> {
+    sqlx::query_as::<_, User>(&format!("SELECT {COLUMNS} FROM users u JOIN user_plans p ON p.user_id = u.id WHERE u.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// A display name from the token: its name, else the e-mail's local part, else `user`.
+fn display_name(t: &TokenUser) -> String {
+    let name = t.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    let local = t.email.as_deref().and_then(|e| e.split('@').next()).map(str::trim).filter(|n| !n.is_empty());
+    name.or(local).unwrap_or("user").chars().take(100).collect()
+}
+
+/// Records an authenticated request of the token's user: creates the user on first sight,
+/// refreshes e-mail, roles and claimed tier when they changed, and `last_active_at` at most once
+/// a minute (a request that changes nothing writes nothing). Safe under concurrent requests.
+pub async fn seen(pool: &sqlx::PgPool, t: &TokenUser) -> sqlx::Result<User> {
+    sqlx::query(
+        "INSERT INTO users (id, email, roles, plan_tier, display_name, last_active_at) VALUES ($1, $2, $3, $4, $5, now())
+         ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email, roles = EXCLUDED.roles, plan_tier = EXCLUDED.plan_tier,
+             updated_at = CASE WHEN (users.email, users.roles, users.plan_tier) IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.roles, EXCLUDED.plan_tier)
+                               THEN now() ELSE users.updated_at END,
+             last_active_at = CASE WHEN users.last_active_at IS NULL OR users.last_active_at < now() - interval '1 minute'
+                                   THEN now() ELSE users.last_active_at END
+         WHERE (users.email, users.roles, users.plan_tier) IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.roles, EXCLUDED.plan_tier)
+            OR users.last_active_at IS NULL OR users.last_active_at < now() - interval '1 minute'",
+    )
+    .bind(t.id)
+    .bind(&t.email)
+    .bind(&t.roles)
+    .bind(t.claimed_tier)
+    .bind(display_name(t))
+    .execute(pool)
+    .await?;
+    get(pool, t.id).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
+impl User {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.has(Role::Admin)
+    }
+
+    /// Fails with 403 unless the user holds `role` (admins hold every role).
+    pub fn require(&self, role: Role) -> ApiResult<()> {
+        if self.has(role) || self.is_admin() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!("this needs the {role} role")))
+        }
+    }
+
+    /// Whether the user may read a resource owned by `owner` with `visibility`.
+    pub fn can_read(&self, owner: Uuid, visibility: Visibility) -> bool {
+        owner == self.id || visibility == Visibility::Public || self.is_admin()
+    }
+
+    /// Whether the user may change a resource owned by `owner`.
+    pub fn can_write(&self, owner: Uuid) -> bool {
+        owner == self.id || self.is_admin()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(email: Option<&str>, name: Option<&str>) -> TokenUser {
+        TokenUser { id: Uuid::nil(), email: email.map(String::from), name: name.map(String::from), roles: vec![], claimed_tier: PlanTier::Free }
+    }
+
+    #[test]
+    fn the_display_name_is_the_given_name_else_the_local_part() {
+        assert_eq!(display_name(&token(Some("ana.lima@example.com"), None)), "ana.lima");
+        assert_eq!(display_name(&token(Some("ana@example.com"), Some(" Ana Lima "))), "Ana Lima");
+        assert_eq!(display_name(&token(None, None)), "user");
+        assert_eq!(display_name(&token(Some("@example.com"), Some(""))), "user");
+    }
+}

@@ -1,0 +1,30 @@
+//! `AppState`: what every HTTP handler can reach (the pool, the token verifier, the lake, the
+//! change events).
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+
+use crate::auth::jwt::Verifier;
+use crate::events::Events;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub verifier: Arc<Verifier>,
+    /// Where candles are read and backtest results stored.
+    pub lake: Arc<lake::Lake>,
+    /// Run and notification changes, for Server-Sent Events.
+    pub events: Events,
+    /// Attempts a backtest job gets before it is dead-lettered.
+    pub job_attempts: i32,
+}
+
+impl AppState {
+    /// State over `pool` and `lake`, listening for change events until the pool is closed.
+    pub async fn new(pool: PgPool, verifier: Verifier, lake: lake::Lake) -> anyhow::Result<Self> {
+        let events = Events::start(&pool).await?;
+        Ok(AppState { pool, verifier: Arc::new(verifier), lake: Arc::new(lake), events, job_attempts: 3 })
+    }
+}
