@@ -1,4 +1,4 @@
-//! Shared building blocks: a fixed-size history ring, sliding-window extremes, and TA-Lib's numeric helpers.
+//! Shared building blocks: a fixed-size history ring and the lag read through it, sliding-window extremes, and TA-Lib's numeric helpers.
 
 /// TA-Lib's `TA_EPSILON` (ta_utility.h).
 pub(crate) const TA_EPSILON: f64 = 0.000_000_000_000_01;
@@ -80,6 +80,57 @@ impl Ring {
     /// The held values, oldest first.
     pub(crate) fn oldest_first(&self) -> impl Iterator<Item = f64> + '_ {
         (0..self.len).rev().map(move |ago| self.ago(ago))
+    }
+}
+
+/// A series' value `period` bars back, through a [`Ring`] of the last `period + 1` values: the
+/// step MOM and ROC share, in `update` ([`push`](Lag::push)) and in their batch loops
+/// ([`pairs`](Lag::pairs), [`keep_tail`](Lag::keep_tail)).
+#[derive(Debug, Clone)]
+pub(crate) struct Lag {
+    period: usize,
+    window: Ring,
+}
+
+impl Lag {
+    /// `period` ≥ 1.
+    pub(crate) fn new(period: usize) -> Self {
+        debug_assert!(period >= 1);
+        Lag {
+            period,
+            window: Ring::new(period + 1),
+        }
+    }
+
+    pub(crate) fn period(&self) -> usize {
+        self.period
+    }
+
+    /// Takes `x`; returns the value `period` pushes before it, None until there is one.
+    #[inline(always)]
+    pub(crate) fn push(&mut self, x: f64) -> Option<f64> {
+        self.window.push(x);
+        if self.window.len() <= self.period {
+            return None;
+        }
+        Some(self.window.ago(self.period))
+    }
+
+    /// Each bar of `bars` of `x` (from `period` on) with the bar `period` before it, `(now, then)`,
+    /// both read from the slice: a loop over them is one the compiler vectorises.
+    #[inline(always)]
+    pub(crate) fn pairs<'a>(&self, x: &'a [f64], bars: std::ops::Range<usize>) -> std::iter::Zip<std::slice::Iter<'a, f64>, std::slice::Iter<'a, f64>> {
+        let p = self.period;
+        x[bars.start..bars.end].iter().zip(&x[bars.start - p..bars.end - p])
+    }
+
+    /// After a batch loop over [`pairs`](Lag::pairs) up to bar `n` of `x` (`n` > `period`):
+    /// takes the last `period + 1` values, as [`push`](Lag::push) would have left the ring.
+    #[inline(always)]
+    pub(crate) fn keep_tail(&mut self, x: &[f64], n: usize) {
+        for &v in &x[n - (self.period + 1)..n] {
+            self.window.push(v);
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! CMO: Chande momentum oscillator (TA-Lib `TA_CMO`).
 
+use super::rsi::GainLoss;
 use crate::indicators::Indicator;
 
 /// Chande momentum oscillator, TA-Lib `TA_CMO` (default compatibility, no unstable period).
@@ -10,54 +11,33 @@ use crate::indicators::Indicator;
 /// not positive. Lookback `period`.
 #[derive(Debug, Clone)]
 pub struct Cmo {
-    period: usize,
-    seen: usize,
-    prev_value: f64,
-    prev_gain: f64,
-    prev_loss: f64,
+    sums: GainLoss,
 }
 
 impl Cmo {
     /// `period` ≥ 2.
     pub fn new(period: usize) -> Self {
-        debug_assert!(period >= 2);
         Cmo {
-            period,
-            seen: 0,
-            prev_value: 0.0,
-            prev_gain: 0.0,
-            prev_loss: 0.0,
+            sums: GainLoss::new(period),
         }
     }
 
     /// Feeds one value; returns the CMO from the `period + 1`-th value on.
     #[inline(always)]
     pub fn step(&mut self, x: f64) -> Option<f64> {
-        self.seen += 1;
-        if self.seen == 1 {
-            self.prev_value = x;
-            return None;
-        }
-        let change = x - self.prev_value;
-        self.prev_value = x;
-        let period = self.period as f64;
-        if self.seen > self.period + 1 {
-            let keep = (self.period - 1) as f64;
-            self.prev_loss *= keep;
-            self.prev_gain *= keep;
-        }
+        let change = self.sums.change(x)?;
         // branch-free (price changes flip sign unpredictably); the same bits as adding to one side
         let falling = change < 0.0;
-        self.prev_loss += if falling { -change } else { 0.0 };
-        self.prev_gain += if falling { 0.0 } else { change };
-        if self.seen <= self.period {
+        if !self.sums.add(if falling { 0.0 } else { change }, if falling { -change } else { 0.0 }) {
             return None;
         }
-        self.prev_loss /= period;
-        self.prev_gain /= period;
-        let total = self.prev_gain + self.prev_loss;
+        let period = self.sums.period() as f64;
+        let s = &mut self.sums;
+        s.loss /= period;
+        s.gain /= period;
+        let total = s.gain + s.loss;
         Some(if total > 0.0 {
-            100.0 * ((self.prev_gain - self.prev_loss) / total)
+            100.0 * ((s.gain - s.loss) / total)
         } else {
             0.0
         })

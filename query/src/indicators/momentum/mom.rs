@@ -1,33 +1,25 @@
 //! MOM: momentum (TA-Lib `TA_MOM`).
 
-use crate::indicators::window::Ring;
+use crate::indicators::window::Lag;
 use crate::indicators::Indicator;
 
 /// Momentum, TA-Lib `TA_MOM`: `x - x[period ago]`. Lookback `period`.
 #[derive(Debug, Clone)]
 pub struct Mom {
-    period: usize,
-    window: Ring,
+    lag: Lag,
 }
 
 impl Mom {
     /// `period` ≥ 1.
     pub fn new(period: usize) -> Self {
-        debug_assert!(period >= 1);
-        Mom {
-            period,
-            window: Ring::new(period + 1),
-        }
+        Mom { lag: Lag::new(period) }
     }
 
     /// Feeds one value; returns the momentum from the `period + 1`-th value on.
     #[inline(always)]
     pub fn step(&mut self, x: f64) -> Option<f64> {
-        self.window.push(x);
-        if self.window.len() <= self.period {
-            return None;
-        }
-        Some(x - self.window.ago(self.period))
+        let before = self.lag.push(x)?;
+        Some(x - before)
     }
 }
 
@@ -41,14 +33,12 @@ impl Indicator for Mom {
     /// loop the compiler vectorises. The ring then takes the batch's tail, as `step` would leave it.
     fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
         let x = columns[0];
-        let (n, p) = (x.len(), self.period);
+        let (n, p) = (x.len(), self.lag.period());
         if let Some((from, out)) = crate::indicators::batch::warm_then_tail(self, columns, |_, at| at >= p, values, valid) {
-            for (o, (now, then)) in out.iter_mut().zip(x[from..].iter().zip(&x[from - p..n - p])) {
+            for (o, (now, then)) in out.iter_mut().zip(self.lag.pairs(x, from..n)) {
                 *o = now - then;
             }
-            for &v in &x[n - (p + 1).min(n)..] {
-                self.window.push(v);
-            }
+            self.lag.keep_tail(x, n);
         }
     }
 }

@@ -1,6 +1,6 @@
 //! ROC: rate of change in percent (TA-Lib `TA_ROC`).
 
-use crate::indicators::window::Ring;
+use crate::indicators::window::Lag;
 use crate::indicators::batch::{self, Fill};
 use crate::indicators::Indicator;
 
@@ -8,28 +8,20 @@ use crate::indicators::Indicator;
 /// is 0. Lookback `period`.
 #[derive(Debug, Clone)]
 pub struct Roc {
-    period: usize,
-    window: Ring,
+    lag: Lag,
 }
 
 impl Roc {
     /// `period` ≥ 1.
     pub fn new(period: usize) -> Self {
-        debug_assert!(period >= 1);
-        Roc {
-            period,
-            window: Ring::new(period + 1),
-        }
+        Roc { lag: Lag::new(period) }
     }
 
     /// Feeds one value; returns the ROC from the `period + 1`-th value on.
     #[inline(always)]
     pub fn step(&mut self, x: f64) -> Option<f64> {
-        self.window.push(x);
-        if self.window.len() <= self.period {
-            return None;
-        }
-        Some(roc(x, self.window.ago(self.period)))
+        let before = self.lag.push(x)?;
+        Some(roc(x, before))
     }
 }
 
@@ -51,7 +43,7 @@ impl Indicator for Roc {
 
     /// Once the bar `period` back lies in the batch, the loop of [`Fill`].
     fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
-        let p = self.period;
+        let p = self.lag.period();
         if let Some((from, out)) = batch::warm_then_tail(self, columns, |_, at| at >= p, values, valid) {
             batch::fill_fused(self, columns, from, out);
         }
@@ -64,12 +56,10 @@ impl Fill for Roc {
     #[inline(always)]
     fn fill(&mut self, columns: &[&[f64]], from: usize, out: &mut [f64]) {
         let x = columns[0];
-        let (p, n) = (self.period, from + out.len());
-        for (o, (&today, &before)) in out.iter_mut().zip(x[from..n].iter().zip(&x[from - p..n - p])) {
+        let n = from + out.len();
+        for (o, (&today, &before)) in out.iter_mut().zip(self.lag.pairs(x, from..n)) {
             *o = roc(today, before);
         }
-        for &v in &x[n - (p + 1)..n] {
-            self.window.push(v);
-        }
+        self.lag.keep_tail(x, n);
     }
 }

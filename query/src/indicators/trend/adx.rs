@@ -1,7 +1,7 @@
 //! ADX: average directional movement index (TA-Lib `TA_ADX`).
 
-use super::di::{dm1, wilder};
-use crate::indicators::window::{is_zero, true_range, with_previous};
+use super::di::{dm1, moves_in, next_moves, wilder, Bar};
+use crate::indicators::window::is_zero;
 use crate::indicators::batch::{self, Fill};
 use crate::indicators::Indicator;
 
@@ -17,9 +17,7 @@ use crate::indicators::Indicator;
 pub struct Adx {
     period: usize,
     seen: usize,
-    prev_high: f64,
-    prev_low: f64,
-    prev_close: f64,
+    prev: Option<Bar>,
     prev_minus_dm: f64,
     prev_plus_dm: f64,
     prev_tr: f64,
@@ -34,9 +32,7 @@ impl Adx {
         Adx {
             period,
             seen: 0,
-            prev_high: 0.0,
-            prev_low: 0.0,
-            prev_close: 0.0,
+            prev: None,
             prev_minus_dm: 0.0,
             prev_plus_dm: 0.0,
             prev_tr: 0.0,
@@ -49,21 +45,10 @@ impl Adx {
     #[inline(always)]
     pub fn step(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         self.seen += 1;
-        if self.seen == 1 {
-            self.prev_high = high;
-            self.prev_low = low;
-            self.prev_close = close;
-            return None;
-        }
-        let diff_p = high - self.prev_high;
-        let diff_m = self.prev_low - low;
-        self.prev_high = high;
-        self.prev_low = low;
-        let tr = true_range(high, low, self.prev_close);
-        self.prev_close = close;
+        let (up, down, tr) = next_moves(&mut self.prev, high, low, close)?;
 
         let period = self.period as f64;
-        let (minus_dm1, plus_dm1) = (dm1(diff_m, diff_p), dm1(diff_p, diff_m));
+        let (minus_dm1, plus_dm1) = (dm1(down, up), dm1(up, down));
         if self.seen <= self.period {
             self.prev_minus_dm += minus_dm1;
             self.prev_plus_dm += plus_dm1;
@@ -132,23 +117,20 @@ impl Fill for Adx {
     /// locals: the same operations in the same order, so the same bits.
     #[inline(always)]
     fn fill(&mut self, columns: &[&[f64]], from: usize, out: &mut [f64]) {
-        let (high, low, close) = (columns[0], columns[1], columns[2]);
         let n = from + out.len();
         let period = self.period as f64;
         let (mut minus_dm, mut plus_dm, mut tr_sum, mut adx) = (self.prev_minus_dm, self.prev_plus_dm, self.prev_tr, self.prev_adx);
-        for (o, (h, l, prev_high, prev_low, prev_close)) in out.iter_mut().zip(with_previous(high, low, close, from..n)) {
-            let diff_p = h - prev_high;
-            let diff_m = prev_low - l;
-            minus_dm = wilder(minus_dm, dm1(diff_m, diff_p), period);
-            plus_dm = wilder(plus_dm, dm1(diff_p, diff_m), period);
-            tr_sum = wilder(tr_sum, true_range(h, l, prev_close), period);
+        for (o, (up, down, tr)) in out.iter_mut().zip(moves_in(columns, from..n)) {
+            minus_dm = wilder(minus_dm, dm1(down, up), period);
+            plus_dm = wilder(plus_dm, dm1(up, down), period);
+            tr_sum = wilder(tr_sum, tr, period);
             if let Some(dx) = dx(minus_dm, plus_dm, tr_sum) {
                 adx = next_adx(adx, dx, period);
             }
             *o = adx;
         }
         (self.prev_minus_dm, self.prev_plus_dm, self.prev_tr, self.prev_adx) = (minus_dm, plus_dm, tr_sum, adx);
-        (self.prev_high, self.prev_low, self.prev_close) = (high[n - 1], low[n - 1], close[n - 1]);
+        self.prev = Some(Bar::at(columns, n - 1));
         self.seen += out.len();
     }
 }

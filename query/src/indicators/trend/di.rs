@@ -1,68 +1,44 @@
-//! The directional-indicator state machine shared by +DI and -DI (TA-Lib `TA_PLUS_DI` / `TA_MINUS_DI`).
+//! The directional-indicator state machine behind +DI and -DI (TA-Lib `TA_PLUS_DI` / `TA_MINUS_DI`), and the one-bar steps ADX shares with it.
 
-use crate::indicators::batch::Fill;
+use std::ops::Range;
+
+use crate::indicators::batch::{self, Fill};
 use crate::indicators::window::{true_range, with_previous};
+use crate::indicators::Indicator;
 
-/// Which directional movement a [`DiCore`] follows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Side {
-    /// +DM: the part of today's range above yesterday's high.
-    Plus,
-    /// -DM: the part of today's range below yesterday's low.
-    Minus,
-}
-
-/// TA-Lib's +DI / -DI for one side.
+/// TA-Lib's +DI (`PLUS`) or -DI (`!PLUS`): [`PlusDi`](super::plus_di::PlusDi) and
+/// [`MinusDi`](super::minus_di::MinusDi). Inputs: high, low, close.
 ///
 /// Period > 1: the one-bar DM and the true range are summed over the first `period - 1` changes,
 /// then Wilder-smoothed as TA-Lib writes it (`s - (s / period) + today`), and the output is
 /// `100 * (DM / TR)` (0 when TR is 0); lookback `period`. Period 1: TA-Lib's unsmoothed
 /// `DM1 / TR1` — note, as in TA-Lib, NOT multiplied by 100; lookback 1.
 #[derive(Debug, Clone)]
-pub(super) struct DiCore {
-    side: Side,
+pub struct Di<const PLUS: bool> {
     period: usize,
     seen: usize,
-    prev_high: f64,
-    prev_low: f64,
-    prev_close: f64,
+    prev: Option<Bar>,
     prev_dm: f64,
     prev_tr: f64,
 }
 
-impl DiCore {
-    pub(super) fn new(side: Side, period: usize) -> Self {
+impl<const PLUS: bool> Di<PLUS> {
+    /// `period` ≥ 1.
+    pub fn new(period: usize) -> Self {
         debug_assert!(period >= 1);
-        DiCore {
-            side,
+        Di {
             period,
             seen: 0,
-            prev_high: 0.0,
-            prev_low: 0.0,
-            prev_close: 0.0,
+            prev: None,
             prev_dm: 0.0,
             prev_tr: 0.0,
         }
     }
 
-    pub(super) fn step(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
+    fn step(&mut self, high: f64, low: f64, close: f64) -> Option<f64> {
         self.seen += 1;
-        if self.seen == 1 {
-            self.prev_high = high;
-            self.prev_low = low;
-            self.prev_close = close;
-            return None;
-        }
-        let diff_p = high - self.prev_high;
-        let diff_m = self.prev_low - low;
-        self.prev_high = high;
-        self.prev_low = low;
-        let (own, other) = match self.side {
-            Side::Plus => (diff_p, diff_m),
-            Side::Minus => (diff_m, diff_p),
-        };
-        let tr = true_range(high, low, self.prev_close);
-        self.prev_close = close;
+        let (up, down, tr) = next_moves(&mut self.prev, high, low, close)?;
+        let (own, other) = Self::own_other(up, down);
 
         if self.period == 1 {
             return Some(if own > 0.0 && own > other && tr > 0.0 {
@@ -83,10 +59,64 @@ impl DiCore {
         Some(di(self.prev_dm, self.prev_tr))
     }
 
+    /// This side's move and the other side's, `(own, other)`, of a bar's up and down [`moves`].
+    #[inline(always)]
+    fn own_other(up: f64, down: f64) -> (f64, f64) {
+        if PLUS {
+            (up, down)
+        } else {
+            (down, up)
+        }
+    }
+
     /// Whether the next bar takes the smoothing step (period above 1, warm-up done).
-    pub(super) fn is_steady(&self) -> bool {
+    fn is_steady(&self) -> bool {
         self.period > 1 && self.seen >= self.period
     }
+}
+
+/// A bar's high, low and close: what the next bar's [`moves`] are taken against.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Bar {
+    high: f64,
+    low: f64,
+    close: f64,
+}
+
+impl Bar {
+    /// Bar `i` of the high, low and close columns.
+    #[inline(always)]
+    pub(super) fn at(columns: &[&[f64]], i: usize) -> Self {
+        Bar {
+            high: columns[0][i],
+            low: columns[1][i],
+            close: columns[2][i],
+        }
+    }
+}
+
+/// A bar's moves against the bar before it, `(up, down, true range)`: up = high - previous
+/// high and down = previous low - low, the raw moves [`dm1`] turns into +DM and -DM. Shared with
+/// ADX, in `update` through [`next_moves`] and in the batch loops through [`moves_in`].
+#[inline(always)]
+pub(super) fn moves(high: f64, low: f64, prev: Bar) -> (f64, f64, f64) {
+    (high - prev.high, prev.low - low, true_range(high, low, prev.close))
+}
+
+/// The `update` side of [`moves`]: the bar (`high`, `low`, `close`) becomes `prev`; returns its
+/// moves against the bar it replaces, None on the first bar.
+#[inline(always)]
+pub(super) fn next_moves(prev: &mut Option<Bar>, high: f64, low: f64, close: f64) -> Option<(f64, f64, f64)> {
+    let moves = prev.map(|p| moves(high, low, p));
+    *prev = Some(Bar { high, low, close });
+    moves
+}
+
+/// The batch side of [`moves`]: the bars `bars` (from 1 on) of the high, low and close columns,
+/// each against the bar before it read from the slices.
+#[inline(always)]
+pub(super) fn moves_in<'a>(columns: &[&'a [f64]], bars: Range<usize>) -> impl Iterator<Item = (f64, f64, f64)> + 'a {
+    with_previous(columns[0], columns[1], columns[2], bars).map(|(h, l, high, low, close)| moves(h, l, Bar { high, low, close }))
 }
 
 /// One Wilder step of a smoothed DM or TR sum, as TA-Lib writes it (`s - (s / period) + today`).
@@ -119,28 +149,36 @@ fn di(dm: f64, tr_sum: f64) -> f64 {
     }
 }
 
-impl Fill for DiCore {
+impl<const PLUS: bool> Indicator for Di<PLUS> {
+    #[inline(always)]
+    fn update(&mut self, inputs: &[f64]) -> Option<f64> {
+        self.step(inputs[0], inputs[1], inputs[2])
+    }
+
+    /// Once the warm-up is done and the previous bar lies in the batch, the loop of [`Fill`].
+    fn update_batch(&mut self, columns: &[&[f64]], values: &mut Vec<f64>, valid: &mut Vec<bool>) {
+        if let Some((from, out)) = batch::warm_then_tail(self, columns, |d, at| at >= 1 && d.is_steady(), values, valid) {
+            self.fill(columns, from, out);
+        }
+    }
+}
+
+impl<const PLUS: bool> Fill for Di<PLUS> {
     /// `step` past the warm-up with the previous bar read from the slices and the smoothed sums
     /// in locals: the same operations in the same order, so the same bits.
     #[inline(always)]
     fn fill(&mut self, columns: &[&[f64]], from: usize, out: &mut [f64]) {
-        let (high, low, close) = (columns[0], columns[1], columns[2]);
         let n = from + out.len();
         let period = self.period as f64;
         let (mut dm, mut tr_sum) = (self.prev_dm, self.prev_tr);
-        for (o, (h, l, prev_high, prev_low, prev_close)) in out.iter_mut().zip(with_previous(high, low, close, from..n)) {
-            let diff_p = h - prev_high;
-            let diff_m = prev_low - l;
-            let (own, other) = match self.side {
-                Side::Plus => (diff_p, diff_m),
-                Side::Minus => (diff_m, diff_p),
-            };
+        for (o, (up, down, tr)) in out.iter_mut().zip(moves_in(columns, from..n)) {
+            let (own, other) = Self::own_other(up, down);
             dm = wilder(dm, dm1(own, other), period);
-            tr_sum = wilder(tr_sum, true_range(h, l, prev_close), period);
+            tr_sum = wilder(tr_sum, tr, period);
             *o = di(dm, tr_sum);
         }
         (self.prev_dm, self.prev_tr) = (dm, tr_sum);
-        (self.prev_high, self.prev_low, self.prev_close) = (high[n - 1], low[n - 1], close[n - 1]);
+        self.prev = Some(Bar::at(columns, n - 1));
         self.seen += out.len();
     }
 }
