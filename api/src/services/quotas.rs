@@ -74,7 +74,7 @@ pub async fn limit(db: impl PgExecutor<'_>, user: Uuid, metric: QuotaMetric) -> 
 /// of the upsert serialises concurrent requests of one user, so exactly `limit` succeed; the
 /// window's row records its end and the cap it opened with.
 pub async fn consume(tx: &mut PgConnection, user: Uuid, metric: QuotaMetric) -> sqlx::Result<Result<i32, OverQuota>> {
-    debug_assert!(metric != QuotaMetric::PaperTrades, "paper_trades is a gauge: use check_gauge");
+    debug_assert!(metric != QuotaMetric::PaperTrades, "paper_trades is a gauge (paper_trades_in_use), not a daily counter");
     let (plan, limit) = limit(&mut *tx, user, metric).await?;
     let window_end: chrono::DateTime<chrono::Utc> = sqlx::query_scalar(&format!("SELECT {WINDOW_START} + interval '1 day'")).fetch_one(&mut *tx).await?;
     if limit.is_some_and(|l| l <= 0) {

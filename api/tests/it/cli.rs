@@ -170,3 +170,14 @@ fn token_prints_only_the_token_and_serve_answers_with_it() {
     assert_eq!(run["status"], "succeeded", "{run}");
     assert!(run["metrics"]["totalReturnPct"].is_number(), "{run}");
 }
+
+#[test]
+fn backtest_help_shows_the_defaults_the_engine_uses() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = text(&bb(dir.path(), &["backtest", "--help"]));
+    use pipelines::backtest::{DEFAULT_CAPITAL, DEFAULT_FEE_RATE, DEFAULT_FILL_POLICY, DEFAULT_SLIPPAGE};
+    for (flag, default) in [("--capital", DEFAULT_CAPITAL.to_string()), ("--fee-rate", DEFAULT_FEE_RATE.to_string()), ("--slippage", DEFAULT_SLIPPAGE.to_string()), ("--fill-policy", DEFAULT_FILL_POLICY.to_string())] {
+        let line = help.lines().find(|l| l.trim_start().starts_with(flag)).unwrap_or_else(|| panic!("{flag} in:\n{help}"));
+        assert!(line.ends_with(&format!("[default: {default}]")), "{line}");
+    }
+}
