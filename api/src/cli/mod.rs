@@ -10,6 +10,7 @@ mod migrate;
 pub mod output;
 mod postgres;
 mod resample;
+mod results;
 mod serve;
 mod sql;
 mod sql_server;
@@ -42,6 +43,8 @@ pub enum Command {
     Lake(lake_cmd::LakeArgs),
     /// Backtest a strategy graph over the lake's candles (or sweep its parameters); store and print the results.
     Backtest(backtest::BacktestArgs),
+    /// Print a stored run's trades or equity curve from the lake (table, csv or json).
+    Results(results::ResultsArgs),
     /// Run SQL over the lake tables and print the result (table, csv or json).
     Sql(sql::SqlArgs),
     /// Serve the lake and backtest results over the PostgreSQL wire protocol (psql, psycopg, BI tools); read-only, token auth.
@@ -74,6 +77,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Resample(args) => resample::run(&cli.global, args).await,
         Command::Lake(args) => lake_cmd::run(&cli.global, args).await,
         Command::Backtest(args) => backtest::run(&cli.global, args).await,
+        Command::Results(args) => results::run(&cli.global, args).await,
         Command::Sql(args) => sql::run(&cli.global, args).await,
         Command::SqlServer(args) => sql_server::run(&cli.global, args).await,
         Command::Demo(args) => demo::run(&cli.global, args).await,

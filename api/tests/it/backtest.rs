@@ -200,3 +200,43 @@ fn a_perpetual_is_one_symbol_for_ingest_resample_backtest_and_sql() {
     let o = bb(dir.path(), &["sql", "SELECT canonical_symbol('BTC$USDT')"]);
     assert!(!o.status.success() && text(&o).contains("invalid symbol 'BTC$USDT'"), "{}", text(&o));
 }
+
+#[test]
+fn bb_results_reads_a_stored_run_back_as_its_files_hold_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = shared("djienne-3ema-srsi-atr/BTC_USDT-1h.json");
+    assert!(bb(dir.path(), &["ingest", src.to_str().unwrap()]).status.success());
+    let strategy = fixtures("param_sweep_sma").join("strategy.json");
+    let out_dir = dir.path().join("out");
+    let o = bb(dir.path(), &["backtest", "--strategy", strategy.to_str().unwrap(), "--symbol", "BTCUSDT", "--timeframe", "1h", "--param", "fast=8", "--param", "slow=40", "--output", out_dir.to_str().unwrap()]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let run_id = out.lines().find_map(|l| l.strip_prefix("run ")).unwrap().trim().to_string();
+
+    let o = bb(dir.path(), &["results", &run_id, "--format", "csv"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let got = String::from_utf8(o.stdout).unwrap();
+    let mut lines = got.lines();
+    assert_eq!(lines.next(), Some("trade_no,side,entry_time,entry_price,exit_time,exit_price,qty,fees,pnl,return_pct,exit_reason,bars_held"));
+    let rows: Vec<Vec<String>> = lines.map(|l| l.split(',').map(String::from).collect()).collect();
+    let want: Vec<Vec<String>> = std::fs::read_to_string(out_dir.join("trades.csv")).unwrap().lines().skip(1).map(|l| l.split(',').map(String::from).collect()).collect();
+    assert!(want.len() > 10, "{} trades", want.len());
+    assert_eq!(rows.len(), want.len());
+    for (i, (r, w)) in rows.iter().zip(&want).enumerate() {
+        assert_eq!(r[0], (i + 1).to_string());
+        assert_eq!((r[1].as_str(), r[10].as_str()), (w[0].as_str(), w[9].as_str()));
+        assert_eq!(chrono::DateTime::parse_from_rfc3339(&r[2]).unwrap().timestamp_millis().to_string(), w[1]);
+        assert_eq!(r[8].parse::<f64>().unwrap(), w[7].parse::<f64>().unwrap(), "pnl of trade {}", i + 1);
+    }
+    let o = bb(dir.path(), &["results", &run_id, "--equity", "--format", "csv"]);
+    let equity = String::from_utf8(o.stdout).unwrap();
+    let want = std::fs::read_to_string(out_dir.join("equity.csv")).unwrap();
+    assert_eq!(equity.lines().count(), want.lines().count());
+    let last = |s: &str| s.lines().last().unwrap().split(',').nth(1).unwrap().parse::<f64>().unwrap();
+    assert_eq!(last(&equity), last(&want));
+
+    let o = bb(dir.path(), &["results", "no-such-run"]);
+    assert!(!o.status.success() && text(&o).contains("the lake holds no run no-such-run"), "{}", text(&o));
+    let o = bb(dir.path(), &["results", &run_id, "--combo", "1"]);
+    assert!(!o.status.success() && text(&o).contains("has combinations 0 to 0, not 1"), "{}", text(&o));
+}

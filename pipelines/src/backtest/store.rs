@@ -174,13 +174,19 @@ fn is_run(run_id: &str, combo: i64) -> Expr {
     col("run_id").eq(lit(run_id)).and(col("combo").eq(lit(combo)))
 }
 
+/// How many combinations of run `run_id` the lake holds metrics of (0: no such run).
+pub async fn read_combinations(lake: &Lake, run_id: &str) -> Result<usize> {
+    let batches = read(lake, LakeTable::BacktestMetrics, &["combo"], col("run_id").eq(lit(run_id)), &["combo"], None).await?;
+    Ok(batches.iter().map(|b| b.num_rows()).sum())
+}
+
 /// The closed trades of combination `combo` of run `run_id` after trade number `after` (0: from
-/// the first), in order, at most `limit`.
-pub async fn read_trades(lake: &Lake, run_id: &str, combo: i64, after: i64, limit: usize) -> Result<Vec<StoredTrade>> {
+/// the first), in order, at most `limit` (all when `None`).
+pub async fn read_trades(lake: &Lake, run_id: &str, combo: i64, after: i64, limit: Option<usize>) -> Result<Vec<StoredTrade>> {
     let columns = ["trade_no", "side", "entry_time", "entry_price", "exit_time", "exit_price", "qty", "fees", "pnl", "return_pct", "exit_reason", "bars_held"];
     let filter = is_run(run_id, combo).and(col("trade_no").gt(lit(after)));
     let mut out = Vec::new();
-    for b in read(lake, LakeTable::BacktestTrades, &columns, filter, &["trade_no"], Some(limit)).await? {
+    for b in read(lake, LakeTable::BacktestTrades, &columns, filter, &["trade_no"], limit).await? {
         let i64s = |c: usize| b.column(c).as_primitive::<Int64Type>().clone();
         let f64s = |c: usize| b.column(c).as_primitive::<Float64Type>().clone();
         let ts = |c: usize| b.column(c).as_primitive::<TimestampMicrosecondType>().clone();

@@ -50,7 +50,7 @@ async fn stored_trades_and_equity_read_back_page_by_page() {
         // trades in pages of 7, each page after the last trade number of the previous one
         let mut read = Vec::new();
         loop {
-            let page = store::read_trades(&lake, "run-a", k, read.last().map_or(0, |t: &store::StoredTrade| t.trade_no), 7).await.unwrap();
+            let page = store::read_trades(&lake, "run-a", k, read.last().map_or(0, |t: &store::StoredTrade| t.trade_no), Some(7)).await.unwrap();
             assert!(page.len() <= 7);
             if page.is_empty() {
                 break;
@@ -76,5 +76,7 @@ async fn stored_trades_and_equity_read_back_page_by_page() {
     }
     let none = store::read_equity(&lake, &[("run-b".to_string(), 0)], None, None).await.unwrap();
     assert!(none[&("run-b".to_string(), 0)].is_empty(), "a run never stored has an empty curve");
-    assert!(store::read_trades(&lake, "run-a", 9, 0, 10).await.unwrap().is_empty());
+    assert!(store::read_trades(&lake, "run-a", 9, 0, Some(10)).await.unwrap().is_empty());
+    assert_eq!(store::read_trades(&lake, "run-a", 1, 0, None).await.unwrap().len(), out.run.combos[1].trades.len());
+    assert_eq!((store::read_combinations(&lake, "run-a").await.unwrap(), store::read_combinations(&lake, "run-b").await.unwrap()), (2, 0));
 }

@@ -85,7 +85,7 @@ impl From<store::StoredTrade> for TradeRow {
 pub async fn trades(pool: &PgPool, lake: &lake::Lake, user: &User, id: Uuid, combo: Option<i64>, after: i64, limit: usize) -> ApiResult<Vec<TradeRow>> {
     let run = finished(pool, user, id).await?;
     let combo = combo_of(&run, combo)?;
-    Ok(store::read_trades(lake, &id.to_string(), combo, after, limit).await?.into_iter().map(TradeRow::from).collect())
+    Ok(store::read_trades(lake, &id.to_string(), combo, after, Some(limit)).await?.into_iter().map(TradeRow::from).collect())
 }
 
 /// One point of an equity curve.
