@@ -181,3 +181,28 @@ fn backtest_help_shows_the_defaults_the_engine_uses() {
         assert!(line.ends_with(&format!("[default: {default}]")), "{line}");
     }
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_bb_quietly() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let src = shared("davidzhaodz-freqtrade/ETH_USDT-1m.json");
+    assert!(bb(dir.path(), &["ingest", src.to_str().unwrap()]).status.success());
+    for format in ["csv", "json", "table"] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bb"))
+            .args(["sql", "SELECT * FROM candles", "--format", format])
+            .env("BB_DATA_DIR", dir.path().join("data"))
+            .env_remove("BB_LAKE_URI")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        assert!(!first.is_empty());
+        // the reader is gone (like `| head -1`); the output is far larger than a pipe's buffer
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{format}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(o.stderr.is_empty(), "{format}: {}", String::from_utf8_lossy(&o.stderr));
+    }
+}
