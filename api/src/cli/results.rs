@@ -5,8 +5,9 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::datatypes::SchemaRef;
 use clap::Args;
+use lake::LakeTable;
 use pipelines::backtest::store;
 
 use super::global::GlobalArgs;
@@ -32,23 +33,13 @@ fn utc(v: Vec<i64>) -> ArrayRef {
     Arc::new(TimestampMicrosecondArray::from(v).with_timezone("UTC"))
 }
 
+/// `table`'s columns after `run_id` and `combo`: what one combination's rows hold.
+fn columns_of(table: LakeTable) -> anyhow::Result<SchemaRef> {
+    let schema = table.schema();
+    Ok(Arc::new(schema.project(&(2..schema.fields().len()).collect::<Vec<_>>())?))
+}
+
 fn trades_batch(trades: &[store::StoredTrade]) -> anyhow::Result<RecordBatch> {
-    let ts = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
-    let f = |name: &str, t: DataType| Field::new(name, t, false);
-    let schema = Schema::new(vec![
-        f("trade_no", DataType::Int64),
-        f("side", DataType::Utf8),
-        f("entry_time", ts.clone()),
-        f("entry_price", DataType::Float64),
-        f("exit_time", ts),
-        f("exit_price", DataType::Float64),
-        f("qty", DataType::Float64),
-        f("fees", DataType::Float64),
-        f("pnl", DataType::Float64),
-        f("return_pct", DataType::Float64),
-        f("exit_reason", DataType::Utf8),
-        f("bars_held", DataType::Int64),
-    ]);
     let x = |g: fn(&store::StoredTrade) -> f64| -> ArrayRef { Arc::new(trades.iter().map(g).collect::<Float64Array>()) };
     let columns: Vec<ArrayRef> = vec![
         Arc::new(trades.iter().map(|t| t.trade_no).collect::<Int64Array>()),
@@ -64,16 +55,12 @@ fn trades_batch(trades: &[store::StoredTrade]) -> anyhow::Result<RecordBatch> {
         Arc::new(trades.iter().map(|t| Some(t.exit_reason.as_str())).collect::<StringArray>()),
         Arc::new(trades.iter().map(|t| t.bars_held).collect::<Int64Array>()),
     ];
-    Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
+    Ok(RecordBatch::try_new(columns_of(LakeTable::BacktestTrades)?, columns)?)
 }
 
 fn equity_batch(points: &[(i64, f64)]) -> anyhow::Result<RecordBatch> {
-    let schema = Schema::new(vec![
-        Field::new("time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), false),
-        Field::new("equity", DataType::Float64, false),
-    ]);
     let columns: Vec<ArrayRef> = vec![utc(points.iter().map(|p| p.0).collect()), Arc::new(points.iter().map(|p| p.1).collect::<Float64Array>())];
-    Ok(RecordBatch::try_new(Arc::new(schema), columns)?)
+    Ok(RecordBatch::try_new(columns_of(LakeTable::BacktestEquity)?, columns)?)
 }
 
 pub async fn run(global: &GlobalArgs, args: ResultsArgs) -> anyhow::Result<ExitCode> {
