@@ -3,8 +3,9 @@
 //! the job worker, the Postgres-wire SQL endpoint, the private Postgres cluster used when no
 //! `DATABASE_URL` is set, and the `bb` binary's subcommands. `bb --help` lists them.
 //!
-//! Layers, each using only those below it: `cli` → `http` (routes, extractors, paging) / `jobs`
-//! (worker) / `sqlwire` → `state`, `auth` → `services` → `model`, `error`, `db`.
+//! Layers, each using only those below it: `cli` → `http` (routes, extractors, paging), `jobs`
+//! (the worker), `sqlwire` → `state`, `auth` → `services` → `model`, `error` (`tests/it/layers.rs`
+//! fails on any loop between modules). `docs/ARCHITECTURE.md` says where a new concept goes.
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
