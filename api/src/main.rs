@@ -1,6 +1,10 @@
 //! `bb`: the Blockbuilders command line (parses arguments, starts tracing, runs the subcommand).
 
+use std::any::Any;
+use std::panic::AssertUnwindSafe;
+
 use clap::Parser;
+use futures::FutureExt;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -11,15 +15,31 @@ async fn main() -> std::process::ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BB_LOG").unwrap_or_else(|_| default.into()))
         .with_writer(std::io::stderr)
         .init();
-    match api::cli::run(cli).await {
-        Ok(code) => code,
-        // the reader went away (`bb sql ... | head`): stop quietly, as Unix tools do
-        Err(e) if broken_pipe(&e) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
+    // stdout's reader going away (`bb lake ls | head`) ends any command quietly and successfully,
+    // as it ends Unix tools: a write that returns the error, or a `println!` that panics on it
+    // (unwound, so the command's clean-up, e.g. stopping a private Postgres, still runs)
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if !broken_pipe_panic(info.payload()) {
+            default_hook(info)
+        }
+    }));
+    match AssertUnwindSafe(api::cli::run(cli)).catch_unwind().await {
+        Ok(Ok(code)) => code,
+        Ok(Err(e)) if broken_pipe(&e) => std::process::ExitCode::SUCCESS,
+        Ok(Err(e)) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
         }
+        Err(panic) if broken_pipe_panic(panic.as_ref()) => std::process::ExitCode::SUCCESS,
+        Err(panic) => std::panic::resume_unwind(panic),
     }
+}
+
+/// Whether a panic is `println!`'s on a closed stdout ("failed printing to stdout: Broken pipe").
+fn broken_pipe_panic(payload: &(dyn Any + Send)) -> bool {
+    let message = payload.downcast_ref::<String>().map(String::as_str).or_else(|| payload.downcast_ref::<&str>().copied()).unwrap_or("");
+    message.starts_with("failed printing to stdout") && message.contains("Broken pipe")
 }
 
 /// Whether the error is stdout's reader going away (directly, or inside the CSV or JSON writer).

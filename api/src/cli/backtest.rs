@@ -1,7 +1,6 @@
 //! `bb backtest`: run a strategy graph over the lake's candles (one backtest or a parameter sweep),
 //! print the metrics, store the results in the lake and optionally export them as files.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -182,34 +181,32 @@ pub async fn run(global: &GlobalArgs, args: BacktestArgs) -> anyhow::Result<Exit
     }
     spinner.finish_and_clear();
     let bars = out.run.bars;
-    let stdout = &mut std::io::stdout().lock();
-    writeln!(
-        stdout,
+    println!(
         "{}: {bars} bars, {combos} combination(s) in {:.3} s ({:.0} combination·bars/s), candles version {version}",
         p.market,
         elapsed.as_secs_f64(),
         (bars * combos) as f64 / elapsed.as_secs_f64().max(1e-9)
-    )?;
+    );
     if p.params.is_sweep() {
-        print_sweep(stdout, &out, &args.sort_by, args.top)?;
+        print_sweep(&out, &args.sort_by, args.top)?;
     } else {
         let m = serde_json::to_value(&out.run.combos[0].metrics)?;
         for (k, v) in m.as_object().expect("metrics object") {
-            writeln!(stdout, "  {k:<24} {}", if v.is_null() { "null".to_string() } else { v.to_string() })?;
+            println!("  {k:<24} {}", if v.is_null() { "null".to_string() } else { v.to_string() });
         }
     }
     if let Some(dir) = &args.output {
-        writeln!(stdout, "wrote {}", dir.display())?;
+        println!("wrote {}", dir.display());
     }
     if args.no_store {
-        writeln!(stdout, "results not stored (--no-store)")?;
+        println!("results not stored (--no-store)");
     } else {
-        writeln!(stdout, "run {run_id}")?;
+        println!("run {run_id}");
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_sweep(stdout: &mut impl Write, out: &pipelines::backtest::BacktestOutput, sort_by: &str, top: usize) -> anyhow::Result<()> {
+fn print_sweep(out: &pipelines::backtest::BacktestOutput, sort_by: &str, top: usize) -> anyhow::Result<()> {
     let rows: Vec<serde_json::Value> = out.run.combos.iter().map(|c| serde_json::to_value(&c.metrics)).collect::<Result<_, _>>()?;
     if rows.first().is_some_and(|r| r.get(sort_by).is_none()) {
         bail!("unknown metric '{sort_by}' for --sort-by (one of: {})", rows[0].as_object().map(|o| o.keys().cloned().collect::<Vec<_>>().join(", ")).unwrap_or_default());
@@ -227,7 +224,7 @@ fn print_sweep(stdout: &mut impl Write, out: &pipelines::backtest::BacktestOutpu
     }
     let widths: Vec<usize> = header.iter().map(|h| h.len().max(8) + 2).collect();
     let line = |cells: &[String]| cells.iter().zip(&widths).map(|(c, w)| format!("{c:>w$}")).collect::<String>();
-    writeln!(stdout, "{}", line(&header))?;
+    println!("{}", line(&header));
     for &i in order.iter().take(top) {
         let mut cells = vec![i.to_string()];
         cells.extend(names.iter().map(|n| pipelines::backtest::fmt_number(out.combinations[i][n])));
@@ -236,10 +233,10 @@ fn print_sweep(stdout: &mut impl Write, out: &pipelines::backtest::BacktestOutpu
         if !shown.contains(&sort_by) {
             cells.push(fmt(&rows[i][sort_by]));
         }
-        writeln!(stdout, "{}", line(&cells))?;
+        println!("{}", line(&cells));
     }
     if rows.len() > top {
-        writeln!(stdout, "({} more; --top N shows more; all are in backtest_metrics)", rows.len() - top)?;
+        println!("({} more; --top N shows more; all are in backtest_metrics)", rows.len() - top);
     }
     Ok(())
 }
