@@ -142,8 +142,8 @@ impl From<pipelines::Error> for ApiError {
         match e {
             E::Graph(issues) => ApiError::validation("the strategy version's graph is invalid", json!({"issues": issues})),
             E::InvalidField { field, message } => {
-                let field = camel(&field);
-                ApiError::invalid(&field, message.replacen(&camel_source(&field), &field, 1))
+                let api = camel(&field);
+                ApiError::invalid(&api, message.replacen(&field, &api, 1))
             }
             E::NoCandles(m) | E::Invalid(m) => ApiError::validation(m, Value::Null),
             E::Lake(e) => e.into(),
@@ -152,11 +152,6 @@ impl From<pipelines::Error> for ApiError {
             e @ E::Arrow(_) => ApiError::Internal(e.into()),
         }
     }
-}
-
-/// `feeRate` → `fee_rate` (to rewrite a pipelines message in the API's spelling).
-fn camel_source(field: &str) -> String {
-    field.chars().flat_map(|c| if c.is_ascii_uppercase() { vec!['_', c.to_ascii_lowercase()] } else { vec![c] }).collect()
 }
 
 impl From<anyhow::Error> for ApiError {

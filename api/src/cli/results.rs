@@ -72,8 +72,7 @@ pub async fn run(global: &GlobalArgs, args: ResultsArgs) -> anyhow::Result<ExitC
         _ => {}
     }
     let batch = if args.equity {
-        let key = (run.to_string(), combo);
-        let points = store::read_equity(&lake, std::slice::from_ref(&key), None, None).await?.remove(&key).unwrap_or_default();
+        let points = store::read_equity(&lake, run, combo, None, None).await?;
         if points.is_empty() {
             anyhow::bail!("run {run} stored no equity curve (a sweep stores it only with bb backtest --save-equity)");
         }

@@ -212,15 +212,9 @@ pub async fn read_trades(lake: &Lake, run_id: &str, combo: i64, after: i64, limi
     Ok(out)
 }
 
-/// The equity curves of the given (run id, combination) pairs as (time µs, equity) in time order:
-/// every point after `after_us` (all when `None`); with `limit`, at most that many points in all
-/// (meant for one curve at a time). Every pair asked for has an entry, empty if nothing is stored.
-pub async fn read_equity(lake: &Lake, curves: &[(String, i64)], after_us: Option<i64>, limit: Option<usize>) -> Result<BTreeMap<(String, i64), Vec<(i64, f64)>>> {
-    let mut out: BTreeMap<(String, i64), Vec<(i64, f64)>> = curves.iter().map(|c| (c.clone(), Vec::new())).collect();
-    let Some(mut filter) = curves.iter().map(|(run, combo)| is_run(run, *combo)).reduce(Expr::or) else { return Ok(out) };
-    if let Some(t) = after_us {
-        filter = filter.and(col("equity_time").gt(lit(datafusion::scalar::ScalarValue::TimestampMicrosecond(Some(t), Some("UTC".into())))));
-    }
+/// The points of the equity curves `filter` selects, at most `limit`, by (run id, combination).
+async fn read_points(lake: &Lake, filter: Expr, limit: Option<usize>) -> Result<BTreeMap<(String, i64), Vec<(i64, f64)>>> {
+    let mut out: BTreeMap<(String, i64), Vec<(i64, f64)>> = BTreeMap::new();
     let columns = ["run_id", "combo", "equity_time", "equity"];
     for b in read(lake, LakeTable::BacktestEquity, &columns, filter, &["run_id", "combo", "equity_time"], limit).await? {
         let run = utf8(b.column(0))?;
@@ -228,6 +222,28 @@ pub async fn read_equity(lake: &Lake, curves: &[(String, i64)], after_us: Option
         for r in 0..b.num_rows() {
             out.entry((run.value(r).to_string(), combo.value(r))).or_default().push((time.value(r), equity.value(r)));
         }
+    }
+    Ok(out)
+}
+
+/// The equity curve of combination `combo` of run `run_id` as (time µs, equity) in time order:
+/// the points after `after_us` (all when `None`), at most `limit` (all when `None`); empty if
+/// nothing is stored.
+pub async fn read_equity(lake: &Lake, run_id: &str, combo: i64, after_us: Option<i64>, limit: Option<usize>) -> Result<Vec<(i64, f64)>> {
+    let mut filter = is_run(run_id, combo);
+    if let Some(t) = after_us {
+        filter = filter.and(col("equity_time").gt(lit(datafusion::scalar::ScalarValue::TimestampMicrosecond(Some(t), Some("UTC".into())))));
+    }
+    Ok(read_points(lake, filter, limit).await?.into_values().next().unwrap_or_default())
+}
+
+/// Whole equity curves of the given (run id, combination) pairs, in one read; every pair asked
+/// for has an entry, empty if nothing is stored.
+pub async fn read_curves(lake: &Lake, curves: &[(String, i64)]) -> Result<BTreeMap<(String, i64), Vec<(i64, f64)>>> {
+    let Some(filter) = curves.iter().map(|(run, combo)| is_run(run, *combo)).reduce(Expr::or) else { return Ok(BTreeMap::new()) };
+    let mut out = read_points(lake, filter, None).await?;
+    for c in curves {
+        out.entry(c.clone()).or_default();
     }
     Ok(out)
 }

@@ -66,16 +66,17 @@ async fn stored_trades_and_equity_read_back_page_by_page() {
             assert_eq!(r.bars_held, (t.exit_bar - t.entry_bar + 1) as i64);
         }
         // the curve: the capital at the first open, then every bar's equity at its close
-        let curves = store::read_equity(&lake, &[("run-a".to_string(), k)], None, None).await.unwrap();
-        let curve = &curves[&("run-a".to_string(), k)];
+        let curve = &store::read_equity(&lake, "run-a", k, None, None).await.unwrap();
         assert_eq!(curve.len(), combo.equity.len() + 1);
         assert_eq!(curve[0], (out.run.open_times[0] * 1_000, p.initial_capital));
         assert!(curve[1..].iter().zip(&combo.equity).all(|(a, b)| a.1 == *b));
-        let tail = store::read_equity(&lake, &[("run-a".to_string(), k)], Some(curve[99].0), Some(50)).await.unwrap();
-        assert_eq!(tail[&("run-a".to_string(), k)], curve[100..150].to_vec(), "a page starts after the cursor's time");
+        let tail = store::read_equity(&lake, "run-a", k, Some(curve[99].0), Some(50)).await.unwrap();
+        assert_eq!(tail, curve[100..150].to_vec(), "a page starts after the cursor's time");
     }
-    let none = store::read_equity(&lake, &[("run-b".to_string(), 0)], None, None).await.unwrap();
-    assert!(none[&("run-b".to_string(), 0)].is_empty(), "a run never stored has an empty curve");
+    assert!(store::read_equity(&lake, "run-b", 0, None, None).await.unwrap().is_empty(), "a run never stored has an empty curve");
+    let both = store::read_curves(&lake, &[("run-a".to_string(), 1), ("run-b".to_string(), 0)]).await.unwrap();
+    assert_eq!(both[&("run-a".to_string(), 1)], store::read_equity(&lake, "run-a", 1, None, None).await.unwrap(), "the curves read together equal each read alone");
+    assert!(both[&("run-b".to_string(), 0)].is_empty(), "every curve asked for has an entry");
     assert!(store::read_trades(&lake, "run-a", 9, 0, Some(10)).await.unwrap().is_empty());
     assert_eq!(store::read_trades(&lake, "run-a", 1, 0, None).await.unwrap().len(), out.run.combos[1].trades.len());
     assert_eq!((store::read_combinations(&lake, "run-a").await.unwrap(), store::read_combinations(&lake, "run-b").await.unwrap()), (2, 0));

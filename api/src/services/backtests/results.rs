@@ -102,9 +102,7 @@ pub struct EquityPoint {
 /// Equity of a finished run's combination after `after_us`, at most `limit` points.
 pub async fn equity(pool: &PgPool, lake: &lake::Lake, user: &User, id: Uuid, combo: Option<i64>, after_us: Option<i64>, limit: usize) -> ApiResult<Vec<EquityPoint>> {
     let run = finished(pool, user, id).await?;
-    let key = (id.to_string(), combo_of(&run, combo)?);
-    let mut curves = store::read_equity(lake, std::slice::from_ref(&key), after_us, Some(limit)).await?;
-    let points = curves.remove(&key).unwrap_or_default();
+    let points = store::read_equity(lake, &id.to_string(), combo_of(&run, combo)?, after_us, Some(limit)).await?;
     Ok(points.into_iter().map(|(t, e)| EquityPoint { time: iso_us(t), equity: e, time_us: t }).collect())
 }
 
@@ -114,8 +112,7 @@ pub async fn equity_chart(pool: &PgPool, lake: &lake::Lake, user: &User, id: Uui
         return Err(ApiError::BadRequest("width must be 200 to 4000 and height 150 to 3000".into()));
     }
     let run = finished(pool, user, id).await?;
-    let key = (id.to_string(), combo_of(&run, combo)?);
-    let points = store::read_equity(lake, std::slice::from_ref(&key), None, None).await?.remove(&key).unwrap_or_default();
+    let points = store::read_equity(lake, &id.to_string(), combo_of(&run, combo)?, None, None).await?;
     let title = format!("{} {} {} · run {}", run.exchange, run.symbol, run.timeframe, &id.to_string()[..8]);
     Ok(crate::svg::equity_chart(&points, &title, width, height))
 }
@@ -144,7 +141,7 @@ pub async fn compare(pool: &PgPool, lake: &lake::Lake, user: &User, ids: &[Uuid]
         runs.push(finished(pool, user, *id).await?);
     }
     let wanted: Vec<(String, i64)> = runs.iter().map(|r| (r.id.to_string(), r.best_combo.unwrap_or(0) as i64)).collect();
-    let series = store::read_equity(lake, &wanted, None, None).await?;
+    let series = store::read_curves(lake, &wanted).await?;
     let mut times: Vec<i64> = series.values().flatten().map(|p| p.0).collect();
     times.sort_unstable();
     times.dedup();
