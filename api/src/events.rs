@@ -17,6 +17,8 @@ pub const CHANNEL: &str = "bb_events";
 pub enum Kind {
     Run,
     Notification,
+    /// A paper-trading run changed (a tick, a status change).
+    Paper,
 }
 
 /// One change: which row, whose.

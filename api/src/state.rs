@@ -19,12 +19,14 @@ pub struct AppState {
     pub events: Events,
     /// Attempts a backtest job gets before it is dead-lettered.
     pub job_attempts: i32,
+    /// Paper-trading runs kept warm between ticks (shared with the embedded worker).
+    pub paper: Arc<crate::services::paper_trades::RunnerCache>,
 }
 
 impl AppState {
     /// State over `pool` and `lake`, listening for change events until the pool is closed.
     pub async fn new(pool: PgPool, verifier: Verifier, lake: lake::Lake) -> anyhow::Result<Self> {
         let events = Events::start(&pool).await?;
-        Ok(AppState { pool, verifier: Arc::new(verifier), lake: Arc::new(lake), events, job_attempts: 3 })
+        Ok(AppState { pool, verifier: Arc::new(verifier), lake: Arc::new(lake), events, job_attempts: 3, paper: Arc::default() })
     }
 }

@@ -57,3 +57,30 @@ impl Lake {
         Ok(t.version())
     }
 }
+
+impl Lake {
+    /// The last version `app_id` committed to `table` with [`Lake::append_as`] (Delta's
+    /// application transaction), `None` when it never did or the table does not exist.
+    pub async fn app_version(&self, table: LakeTable, app_id: &str) -> Result<Option<i64>> {
+        let Some(t) = self.open_existing(table).await? else {
+            return Ok(None);
+        };
+        Ok(t.snapshot()?.transaction_version(t.log_store().as_ref(), app_id).await?)
+    }
+
+    /// Appends `batches` in one commit that also records `app_id` at `version` (a Delta
+    /// application transaction): a writer that lost track of whether its commit landed asks
+    /// [`Lake::app_version`] instead of writing twice. Returns the new table version.
+    pub async fn append_as(&self, table: LakeTable, batches: Vec<RecordBatch>, app_id: &str, version: i64) -> Result<Option<u64>> {
+        check_schema(table, &batches)?;
+        let t = self.open(table).await?;
+        let txn = deltalake::kernel::Transaction::new(app_id, version);
+        let t = t
+            .write(batches)
+            .with_save_mode(SaveMode::Append)
+            .with_partition_columns(table.partition_columns().iter().copied())
+            .with_commit_properties(deltalake::kernel::transaction::CommitProperties::default().with_application_transaction(txn))
+            .await?;
+        Ok(t.version())
+    }
+}

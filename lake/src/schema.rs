@@ -145,6 +145,26 @@ const BACKTEST_EQUITY: &[Column] = &[
     col("equity", Kind::Float64, false),
 ];
 
+const PAPER_FILLS: &[Column] = &[
+    col("run_id", Kind::Utf8, false),
+    col("seq", Kind::Int64, false),
+    col("bar_time", Kind::Timestamp, false),
+    col("action", Kind::Utf8, false),
+    col("side", Kind::Utf8, false),
+    col("price", Kind::Float64, false),
+    col("qty", Kind::Float64, false),
+    col("fee", Kind::Float64, false),
+    col("exit_reason", Kind::Utf8, true),
+    col("pnl", Kind::Float64, true),
+    col("cash", Kind::Float64, false),
+];
+
+const PAPER_EQUITY: &[Column] = &[
+    col("run_id", Kind::Utf8, false),
+    col("equity_time", Kind::Timestamp, false),
+    col("equity", Kind::Float64, false),
+];
+
 /// A table the lake defines. Each is the Delta folder `<lake uri>/<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LakeTable {
@@ -160,17 +180,23 @@ pub enum LakeTable {
     BacktestTrades,
     /// Per-bar equity of each backtest combination (single backtests, or sweeps when asked).
     BacktestEquity,
+    /// Fills of paper-trading runs (flushed from Postgres), partitioned by run.
+    PaperFills,
+    /// Per-bar equity of paper-trading runs (flushed from Postgres), partitioned by run.
+    PaperEquity,
 }
 
 impl LakeTable {
     /// Every table, in listing order.
-    pub const ALL: [LakeTable; 6] = [
+    pub const ALL: [LakeTable; 8] = [
         LakeTable::Candles,
         LakeTable::TradesRaw,
         LakeTable::Quarantine,
         LakeTable::BacktestMetrics,
         LakeTable::BacktestTrades,
         LakeTable::BacktestEquity,
+        LakeTable::PaperFills,
+        LakeTable::PaperEquity,
     ];
 
     /// The table's name (and folder name).
@@ -182,6 +208,8 @@ impl LakeTable {
             LakeTable::BacktestMetrics => "backtest_metrics",
             LakeTable::BacktestTrades => "backtest_trades",
             LakeTable::BacktestEquity => "backtest_equity",
+            LakeTable::PaperFills => "paper_fills",
+            LakeTable::PaperEquity => "paper_equity",
         }
     }
 
@@ -199,6 +227,8 @@ impl LakeTable {
             LakeTable::BacktestMetrics => BACKTEST_METRICS,
             LakeTable::BacktestTrades => BACKTEST_TRADES,
             LakeTable::BacktestEquity => BACKTEST_EQUITY,
+            LakeTable::PaperFills => PAPER_FILLS,
+            LakeTable::PaperEquity => PAPER_EQUITY,
         }
     }
 
@@ -221,6 +251,7 @@ impl LakeTable {
             LakeTable::TradesRaw => &["exchange", "symbol"],
             LakeTable::Quarantine => &[],
             LakeTable::BacktestMetrics | LakeTable::BacktestTrades | LakeTable::BacktestEquity => &["run_id"],
+            LakeTable::PaperFills | LakeTable::PaperEquity => &["run_id"],
         }
     }
 
@@ -233,6 +264,8 @@ impl LakeTable {
             LakeTable::BacktestMetrics => &["run_id", "combo"],
             LakeTable::BacktestTrades => &["run_id", "combo", "trade_no"],
             LakeTable::BacktestEquity => &["run_id", "combo", "equity_time"],
+            LakeTable::PaperFills => &["run_id", "seq"],
+            LakeTable::PaperEquity => &["run_id", "equity_time"],
         }
     }
 }

@@ -1,5 +1,6 @@
 //! Pipelines: the strategy graph model and validator (spec/strategy-graph.md), its compiler to a
-//! DataFusion plan, the fill simulator and metrics (spec/backtest-semantics.md), and sweeps.
+//! DataFusion plan, the fill simulator and metrics (spec/backtest-semantics.md), sweeps, and paper
+//! trading's engine (the same strategy stepped bar by bar).
 //!
 //! ```
 //! let graph = serde_json::json!({"version": 1, "nodes": [], "edges": []});
@@ -10,5 +11,6 @@
 pub mod backtest;
 mod error;
 pub mod graph;
+pub mod paper;
 
 pub use error::{Error, Result};

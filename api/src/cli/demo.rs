@@ -1,7 +1,7 @@
 //! `bb demo`: the main job on embedded defaults — ingest the bundled sample into the local lake,
 //! summarise it, backtest the bundled SMA-crossover strategy (once, then as a small sweep), then
-//! serve the REST API over Postgres (a private cluster without DATABASE_URL) with a job worker and
-//! store the strategy and run a backtest through it.
+//! serve the REST API over Postgres (a private cluster without DATABASE_URL) with a job worker,
+//! store the strategy, run a backtest through it, and paper-trade it over a replayed day.
 
 use std::process::ExitCode;
 
@@ -99,7 +99,8 @@ async fn backtests(lake: &lake::Lake) -> anyhow::Result<()> {
 
 /// Serves the REST API on a free local port with an embedded job worker, then does what the web
 /// app does: stores the demo strategy (`POST /strategies`), submits a backtest of it (`POST
-/// /backtests`), waits for the worker to finish it and prints the metrics the API returns.
+/// /backtests`), waits for the worker to finish it and prints the metrics the API returns; then
+/// paper-trades it and replays a day of candles through the run.
 async fn api(global: &GlobalArgs, lake: &lake::Lake, database_url: Option<&str>) -> anyhow::Result<()> {
     use std::time::Duration;
 
@@ -120,7 +121,7 @@ async fn api(global: &GlobalArgs, lake: &lake::Lake, database_url: Option<&str>)
     let base = format!("http://{}/api/v1", listener.local_addr()?);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let worker = Worker { pool: pool.clone(), lake: state.lake.clone(), config: WorkerConfig { poll: Duration::from_millis(200), ..WorkerConfig::default() } };
+    let worker = Worker { pool: pool.clone(), lake: state.lake.clone(), config: WorkerConfig { poll: Duration::from_millis(200), ..WorkerConfig::default() }, paper: state.paper.clone() };
     let worker = tokio::spawn(worker.run(async move {
         let _ = stop_rx.wait_for(|s| *s).await;
     }));
@@ -182,6 +183,7 @@ async fn api(global: &GlobalArgs, lake: &lake::Lake, database_url: Option<&str>)
     );
     let flags: Vec<&str> = run["anomalies"].as_array().map(|a| a.iter().filter_map(|f| f["code"].as_str()).collect()).unwrap_or_default();
     println!("    anomaly flags: {}", if flags.is_empty() { "none".to_string() } else { flags.join(", ") });
+    paper_trading(&pool, lake, &state, &call, &version_id).await?;
     let (_, unread) = call(reqwest::Method::GET, "/notifications/unread-count", None).await?;
     println!("  GET /notifications/unread-count → {}", unread["unread"]);
     println!("  serve it: BB_JWT_SECRET=... bb serve   (then: curl -H \"Authorization: Bearer $(bb token --email you@example.com)\" localhost:8000/api/v1/me)");
@@ -190,5 +192,55 @@ async fn api(global: &GlobalArgs, lake: &lake::Lake, database_url: Option<&str>)
     server.abort();
     pool.close().await;
     drop(cluster);
+    Ok(())
+}
+
+/// Starts a paper trade of the demo strategy (`POST /paper-trades`) on the sample's BTCUSDT 1m
+/// candles from a day before the last one, replays that day bar by bar as `bb paper replay` does,
+/// and prints what the API then shows of the run.
+async fn paper_trading<F, Fut>(pool: &sqlx::PgPool, lake: &lake::Lake, state: &crate::state::AppState, call: &F, version_id: &str) -> anyhow::Result<()>
+where
+    F: Fn(reqwest::Method, &str, Option<serde_json::Value>) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<(reqwest::StatusCode, serde_json::Value)>>,
+{
+    use crate::services::paper_trades as paper;
+    let market = lake::Market::new("binance", "BTCUSDT", lake::Timeframe::parse("1m")?)?;
+    let candles = pipelines::paper::read_candles(lake, &market, lake::Span::ALL).await?;
+    let last = candles.last().ok_or_else(|| anyhow::anyhow!("the sample has no BTCUSDT 1m candles"))?.open_time;
+    let day: Vec<_> = candles.iter().filter(|c| c.open_time > last - 86_400_000).collect();
+    let start = day[0].open_time;
+    let start_at = chrono::DateTime::from_timestamp_millis(start).unwrap_or_default().to_rfc3339();
+    let body = serde_json::json!({"strategyVersionId": version_id, "schedule": {"exchange": "binance", "symbol": "BTCUSDT", "timeframe": "1m",
+        "capital": 10000, "feeRate": 0.001, "fillPolicy": "next_open", "params": {"fast": 10, "slow": 30}, "startAt": start_at},
+        "alertConfig": {"maxDrawdownPct": 2, "cooldownMinutes": 240}});
+    let (status, run) = call(reqwest::Method::POST, "/paper-trades", Some(body)).await?;
+    anyhow::ensure!(status == reqwest::StatusCode::CREATED, "POST /paper-trades answered {status}: {run}");
+    let id: uuid::Uuid = run["id"].as_str().unwrap_or_default().parse()?;
+    println!("  POST /paper-trades (BTCUSDT 1m from {start_at}, fast 10 slow 30, drawdown alert at 2 %) → 201, run {id} {}", run["status"]);
+    let started = std::time::Instant::now();
+    for c in &day {
+        paper::tick(pool, lake, &state.paper, id, Some(c.open_time)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let flushed = paper::flush(pool, lake).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!("  replayed a day bar by bar ({} candles, {:.1} s), {} fills and {} equity points flushed to the lake:", day.len(), started.elapsed().as_secs_f64(), flushed.fills, flushed.equity);
+    let (_, run) = call(reqwest::Method::GET, &format!("/paper-trades/{id}"), None).await?;
+    let s = &run["performanceSnapshot"];
+    println!(
+        "  GET /paper-trades/{id} → {}: equity {:.2} ({:+.2} %), max drawdown {:.2} %, {} trades, win rate {}, position {}",
+        run["status"],
+        s["equity"].as_f64().unwrap_or(f64::NAN),
+        s["returnPct"].as_f64().unwrap_or(f64::NAN),
+        s["maxDrawdownPct"].as_f64().unwrap_or(f64::NAN),
+        s["trades"],
+        s["winRatePct"].as_f64().map_or("-".into(), |w| format!("{w:.1} %")),
+        s["openPosition"]["side"].as_str().unwrap_or("flat"),
+    );
+    let (_, fills) = call(reqwest::Method::GET, &format!("/paper-trades/{id}/fills?limit=3"), None).await?;
+    for f in fills["items"].as_array().into_iter().flatten() {
+        println!("    fill {}: {} {} {:.6} at {:.2} ({})", f["seq"], f["time"].as_str().unwrap_or(""), f["action"].as_str().unwrap_or(""), f["qty"].as_f64().unwrap_or(0.0), f["price"].as_f64().unwrap_or(0.0), f["exitReason"].as_str().unwrap_or("entry"));
+    }
+    let (_, stopped) = call(reqwest::Method::PATCH, &format!("/paper-trades/{id}"), Some(serde_json::json!({"status": "stopped"}))).await?;
+    println!("  PATCH /paper-trades/{id} {{status: stopped}} → {}, final equity {:.2}", stopped["status"], stopped["performanceSnapshot"]["equity"].as_f64().unwrap_or(f64::NAN));
+    println!("  then: bb sql \"SELECT action, count(*), sum(pnl) FROM paper_fills GROUP BY action\"");
     Ok(())
 }

@@ -98,8 +98,10 @@ pub async fn run(global: &GlobalArgs, args: IngestArgs) -> anyhow::Result<ExitCo
         }
         pb.inc(sizes[i]);
     }
+    let mut landed = markets.clone();
     for market in &markets {
         for target in &args.resample {
+            landed.push(market.with_timeframe(*target));
             pb.set_message(format!("resampling {} {} to {target}", market.symbol(), market.timeframe()));
             match ingest::resample_market(&lake, market, *target).await {
                 Ok(r) => pb.suspend(|| super::resample::print_report(&r)),
@@ -111,6 +113,7 @@ pub async fn run(global: &GlobalArgs, args: IngestArgs) -> anyhow::Result<ExitCo
         }
     }
     pb.finish_and_clear();
+    super::paper::announce(&landed).await;
     let secs = started.elapsed().as_secs_f64();
     println!(
         "ingested {} file(s){}: {} rows read, {} landed, {} quarantined, {} duplicates merged ({} disagreed, file won), {} gap(s) ({} missing candles), {:.2} s, {:.0} rows/s",

@@ -8,6 +8,7 @@ mod ingest;
 mod lake_cmd;
 mod migrate;
 pub mod output;
+mod paper;
 mod postgres;
 mod resample;
 mod results;
@@ -51,8 +52,10 @@ pub enum Command {
     SqlServer(sql_server::SqlServerArgs),
     /// Serve the REST API (/api/v1) with an embedded job worker, migrating Postgres first; a private cluster when DATABASE_URL is unset.
     Serve(serve::ServeArgs),
-    /// Run queued jobs (backtests) from the Postgres queue; start as many as you like.
+    /// Run queued jobs (backtests, paper-trading ticks) from the Postgres queue; start as many as you like.
     Worker(worker::WorkerCmd),
+    /// Paper trading from the shell: start, ls, show, pause, resume, stop, replay candles through a run.
+    Paper(paper::PaperArgs),
     /// Apply pending Postgres migrations.
     Migrate(migrate::MigrateArgs),
     /// Sign an API token with BB_JWT_SECRET (prints only the token).
@@ -84,6 +87,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve(args) => serve::run(&cli.global, args).await,
         Command::Migrate(args) => migrate::run(&cli.global, args).await,
         Command::Worker(args) => worker::run(&cli.global, args).await,
+        Command::Paper(args) => paper::run(&cli.global, args).await,
         Command::Token(args) => token::run(args).await,
         Command::Postgres(args) => postgres::run(&cli.global, args).await,
     }

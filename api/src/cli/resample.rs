@@ -27,10 +27,13 @@ pub struct ResampleArgs {
 pub async fn run(global: &GlobalArgs, args: ResampleArgs) -> anyhow::Result<ExitCode> {
     let lake = global.open_lake()?;
     let source = Market::new(&args.exchange, &args.symbol, args.from)?;
+    let mut landed = Vec::new();
     for target in args.to {
         let report = ingest::resample_market(&lake, &source, target).await?;
         print_report(&report);
+        landed.push(source.with_timeframe(target));
     }
+    super::paper::announce(&landed).await;
     Ok(ExitCode::SUCCESS)
 }
 

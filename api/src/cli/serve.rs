@@ -56,8 +56,8 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let state = AppState::new(pool.clone(), verifier, lake).await?;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = (!args.no_worker).then(|| {
-        let w = Worker { pool: pool.clone(), lake: state.lake.clone(), config: worker_config };
-        eprintln!("embedded worker {} takes backtest jobs (--no-worker to leave them to bb worker)", w.config.id);
+        let w = Worker { pool: pool.clone(), lake: state.lake.clone(), config: worker_config, paper: state.paper.clone() };
+        eprintln!("embedded worker {} takes backtest and paper-trading jobs (--no-worker to leave them to bb worker)", w.config.id);
         let mut stop = stop_rx.clone();
         tokio::spawn(w.run(async move {
             let _ = stop.wait_for(|s| *s).await;

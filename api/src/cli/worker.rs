@@ -53,7 +53,7 @@ pub async fn run(global: &GlobalArgs, args: WorkerCmd) -> anyhow::Result<ExitCod
     let lake = global.open_lake()?;
     let (pool, cluster) = args.database.open(&global.data_dir).await?;
     eprintln!("worker {} taking jobs (lease {:?}, lake {})", config.id, config.lease, lake.root());
-    let worker = Worker { pool: pool.clone(), lake: Arc::new(lake), config };
+    let worker = Worker::new(pool.clone(), Arc::new(lake), config);
     worker.run(crate::shutdown::signal()).await?;
     pool.close().await;
     drop(cluster);

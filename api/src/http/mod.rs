@@ -26,6 +26,7 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         .merge(routes::me::router())
         .merge(routes::strategies::router())
         .merge(routes::backtests::router())
+        .merge(routes::paper_trades::router())
         .merge(routes::notifications::router())
         .merge(routes::usage::router())
         .merge(openapi::router());

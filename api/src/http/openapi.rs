@@ -5,7 +5,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::routes::{backtests, health, me, notifications, strategies, usage};
+use crate::http::routes::{backtests, health, me, notifications, paper_trades, strategies, usage};
 use crate::state::AppState;
 
 struct BearerAuth;
@@ -19,7 +19,7 @@ impl Modify for BearerAuth {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Blockbuilders API", description = "Strategies, versions, backtests and more. Errors: {\"error\":{\"code\",\"message\",\"details\",\"timestamp\",\"requestId\"}}."),
+    info(title = "Blockbuilders API", description = "Strategies, versions, backtests, paper trading and more. Errors: {\"error\":{\"code\",\"message\",\"details\",\"timestamp\",\"requestId\"}}."),
     paths(
         health::health,
         health::ready,
@@ -41,6 +41,13 @@ impl Modify for BearerAuth {
         backtests::equity_svg,
         backtests::compare,
         backtests::events,
+        paper_trades::create,
+        paper_trades::list,
+        paper_trades::fetch,
+        paper_trades::update,
+        paper_trades::fills,
+        paper_trades::equity,
+        paper_trades::events,
         usage::plan_usage,
         notifications::list,
         notifications::unread_count,
@@ -52,6 +59,10 @@ impl Modify for BearerAuth {
         strategies::CreateStrategy, strategies::UpdateStrategy, strategies::CreateVersion,
         crate::services::backtests::Run, backtests::CreateBacktest, crate::services::backtests::TradeRow,
         crate::services::backtests::EquityPoint, crate::services::backtests::Comparison,
+        crate::services::paper_trades::PaperRun, crate::services::paper_trades::Schedule, crate::services::paper_trades::AlertConfig,
+        crate::services::paper_trades::PerformanceSnapshot, crate::services::paper_trades::PositionView,
+        crate::services::paper_trades::FillRow, crate::services::paper_trades::PaperEquityPoint,
+        paper_trades::CreatePaperTrade, paper_trades::ScheduleInput, paper_trades::UpdatePaperTrade, crate::model::PaperStatus,
         crate::services::quotas::Usage, usage::PlanUsage, crate::services::notifications::Notification,
         crate::model::Role, crate::model::PlanTier, crate::model::QuotaMetric, crate::model::Visibility, crate::model::StrategyStatus,
         crate::model::RunStatus, crate::model::NotificationType, crate::model::Channel)),

@@ -1,6 +1,7 @@
 //! The job worker: takes jobs from the Postgres queue (`services::jobs`), holds their lease with a
-//! heartbeat, runs them, and records the outcome exactly once. `bb worker` runs one; `bb serve`
-//! embeds one unless `--no-worker`.
+//! heartbeat, runs them (backtests, paper-trading ticks), and records the outcome exactly once;
+//! every `paper_scan` it also queues ticks an announcement missed and flushes paper fills and
+//! equity into the lake. `bb worker` runs one; `bb serve` embeds one unless `--no-worker`.
 
 pub mod backtest;
 mod error;
@@ -14,8 +15,8 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use crate::model::JobKind;
-use crate::services::backtests;
 use crate::services::jobs::{self as queue, Job};
+use crate::services::{backtests, paper_trades};
 
 /// How a worker behaves.
 #[derive(Debug, Clone)]
@@ -30,6 +31,8 @@ pub struct WorkerConfig {
     pub backoff: Duration,
     /// How often progress is written to the run.
     pub progress_every: Duration,
+    /// How often paper-trading runs behind their market are looked for (and fills flushed to the lake).
+    pub paper_scan: Duration,
 }
 
 impl Default for WorkerConfig {
@@ -40,6 +43,7 @@ impl Default for WorkerConfig {
             poll: Duration::from_secs(2),
             backoff: Duration::from_secs(5),
             progress_every: Duration::from_millis(500),
+            paper_scan: Duration::from_secs(15),
         }
     }
 }
@@ -56,18 +60,47 @@ pub struct Worker {
     pub pool: PgPool,
     pub lake: Arc<lake::Lake>,
     pub config: WorkerConfig,
+    /// Paper-trading runs kept warm between their ticks.
+    pub paper: Arc<paper_trades::RunnerCache>,
 }
 
 pub use error::JobError;
 
 impl Worker {
+    /// A worker with a fresh paper-run cache.
+    pub fn new(pool: PgPool, lake: Arc<lake::Lake>, config: WorkerConfig) -> Self {
+        Worker { pool, lake, config, paper: Arc::default() }
+    }
+
+    /// Queues ticks for paper runs behind their market (and raises no-candle alerts), then
+    /// flushes paper fills and equity into the lake.
+    pub async fn paper_housekeeping(&self) -> anyhow::Result<()> {
+        let scan = paper_trades::scan(&self.pool, &self.lake).await?;
+        let flushed = paper_trades::flush(&self.pool, &self.lake).await?;
+        if scan.queued + scan.alerts + flushed.fills + flushed.equity > 0 {
+            tracing::info!(worker = %self.config.id, queued = scan.queued, alerts = scan.alerts, fills = flushed.fills, equity = flushed.equity, "paper housekeeping");
+        }
+        Ok(())
+    }
+
     /// Runs jobs until `shutdown` resolves (the job in hand is finished first).
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         let mut listener = PgListener::connect_with(&self.pool).await?;
         listener.listen(queue::CHANNEL).await?;
         tracing::info!(worker = %self.config.id, "worker started");
         tokio::pin!(shutdown);
+        let mut last_scan = std::time::Instant::now() - self.config.paper_scan;
         loop {
+            if last_scan.elapsed() >= self.config.paper_scan {
+                last_scan = std::time::Instant::now();
+                // in a task of its own: whatever goes wrong there, the worker goes on taking jobs
+                let me = self.clone();
+                match tokio::spawn(async move { me.paper_housekeeping().await }).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::warn!(worker = %self.config.id, error = ?e, "paper housekeeping failed"),
+                    Err(e) => tracing::error!(worker = %self.config.id, error = %e, "paper housekeeping panicked"),
+                }
+            }
             let worked = match self.step().await {
                 Ok(worked) => worked,
                 Err(e) => {
@@ -125,6 +158,26 @@ impl Worker {
         Ok(())
     }
 
+    /// A paper-trading tick; its outcome is the run's own (recorded by the tick), so the job's
+    /// outcome is empty. A failed tick's error is kept on the run too.
+    async fn paper_tick(&self, run: uuid::Uuid) -> Result<Option<backtests::Outcome>, JobError> {
+        match paper_trades::tick(&self.pool, &self.lake, &self.paper, run, None).await {
+            Ok(t) => {
+                tracing::debug!(run = %run, bars = t.bars, fills = t.fills, "paper tick");
+                Ok(None)
+            }
+            Err(crate::error::ApiError::NotFound(m)) => Err(JobError::Permanent(m)),
+            Err(e) => {
+                let message = match &e {
+                    crate::error::ApiError::Internal(inner) => format!("{inner:#}"),
+                    e => e.to_string(),
+                };
+                let _ = paper_trades::runs::set_error(&self.pool, run, &message).await;
+                Err(JobError::Transient(message))
+            }
+        }
+    }
+
     async fn process(&self, job: Job) -> anyhow::Result<()> {
         // heartbeat: renew the lease at a third of its length; a lost lease stops the work
         let (lost_tx, mut lost_rx) = watch::channel(false);
@@ -148,7 +201,8 @@ impl Worker {
         };
         let work = async {
             match (job.kind, job.run_id) {
-                (JobKind::Backtest, Some(run)) => backtest::execute(&self.pool, &self.lake, self.config.progress_every, &job, run).await,
+                (JobKind::Backtest, Some(run)) => backtest::execute(&self.pool, &self.lake, self.config.progress_every, &job, run).await.map(Some),
+                (JobKind::PaperTick, _) if job.paper_run_id.is_some() => self.paper_tick(job.paper_run_id.unwrap_or_default()).await,
                 (kind, _) => Err(JobError::Permanent(format!("no worker handles '{kind}' jobs yet, or the job has no run"))),
             }
         };
@@ -162,7 +216,7 @@ impl Worker {
             Ok(outcome) => {
                 let mut tx = self.pool.begin().await?;
                 if queue::complete(&mut tx, job.id, worker).await? {
-                    if let Some(run) = job.run_id {
+                    if let (Some(run), Some(outcome)) = (job.run_id, outcome) {
                         backtests::record_success(&mut tx, run, &outcome).await?;
                     }
                     tx.commit().await?;

@@ -16,6 +16,8 @@ pub struct Job {
     pub id: i64,
     pub kind: JobKind,
     pub run_id: Option<Uuid>,
+    /// The paper-trading run of a `paper_tick` job.
+    pub paper_run_id: Option<Uuid>,
     /// This attempt's number, from 1.
     pub attempts: i32,
     pub max_attempts: i32,
@@ -53,7 +55,7 @@ pub async fn claim(db: &mut PgConnection, worker: &str, lease: Duration) -> sqlx
              ORDER BY run_after, id
              LIMIT 1
              FOR UPDATE SKIP LOCKED)
-         RETURNING id, kind, run_id, attempts, max_attempts",
+         RETURNING id, kind, run_id, paper_run_id, attempts, max_attempts",
     )
     .bind(worker)
     .bind(ms(lease))
@@ -76,7 +78,7 @@ pub async fn reap_abandoned(db: &mut PgConnection) -> sqlx::Result<Vec<(Job, Str
                           || ' stopped renewing its lease' || coalesce(' (earlier: ' || last_error || ')', '')
          WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_until < now() AND attempts >= max_attempts
                       FOR UPDATE SKIP LOCKED)
-         RETURNING id, kind, run_id, attempts, max_attempts, last_error",
+         RETURNING id, kind, run_id, paper_run_id, attempts, max_attempts, last_error",
     )
     .fetch_all(db)
     .await?;

@@ -6,6 +6,7 @@
 pub mod backtests;
 pub mod jobs;
 pub mod notifications;
+pub mod paper_trades;
 pub mod quotas;
 pub mod strategies;
 pub mod subscriptions;

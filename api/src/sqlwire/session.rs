@@ -1,6 +1,6 @@
-//! One authenticated connection's DataFusion context: the lake's candles, the backtest tables
-//! narrowed to the caller's runs (admins see all), a `backtest_runs` table of run metadata read
-//! from Postgres at each query, every indicator function, the pg_catalog that clients inspect,
+//! One authenticated connection's DataFusion context: the lake's candles, the backtest and paper
+//! tables narrowed to the caller's runs (admins see all), `backtest_runs` and `paper_trades` tables
+//! of run metadata read from Postgres at each query, every indicator function, the pg_catalog that clients inspect,
 //! and the query limits.
 
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::guard::{Limits, LimitsRule};
+use super::paper::PaperRunsTable;
 use crate::services::backtests::runs::RunRecord;
 
 /// The database name clients connect to (and the DataFusion catalog of the tables).
@@ -177,14 +178,24 @@ pub async fn context(pool: &PgPool, lake: &lake::Lake, caller: &Caller, limits: 
     ctx.register_table("candles", Arc::new(LiveTable::new(lake, LakeTable::Candles).await.map_err(external)?))?;
     let runs = Arc::new(RunsTable { pool: pool.clone(), user: (!caller.admin).then_some(caller.id) });
     ctx.register_table("backtest_runs", runs.clone())?;
-    for table in [LakeTable::BacktestMetrics, LakeTable::BacktestTrades, LakeTable::BacktestEquity] {
+    let paper: Arc<dyn TableProvider> = Arc::new(PaperRunsTable { pool: pool.clone(), user: (!caller.admin).then_some(caller.id) });
+    ctx.register_table("paper_trades", paper.clone())?;
+    let backtests: Arc<dyn TableProvider> = runs.clone();
+    let scoped = [
+        (LakeTable::BacktestMetrics, "backtest_runs", &backtests),
+        (LakeTable::BacktestTrades, "backtest_runs", &backtests),
+        (LakeTable::BacktestEquity, "backtest_runs", &backtests),
+        (LakeTable::PaperFills, "paper_trades", &paper),
+        (LakeTable::PaperEquity, "paper_trades", &paper),
+    ];
+    for (table, owners_name, owners) in scoped {
         let live: Arc<dyn TableProvider> = Arc::new(LiveTable::new(lake, table).await.map_err(external)?);
         if caller.admin {
             ctx.register_table(table.name(), live)?;
             continue;
         }
         // the caller's rows only: run_id IN (their runs), evaluated at each query
-        let mine = LogicalPlanBuilder::scan("backtest_runs", provider_as_source(runs.clone()), None)?.project(vec![col("run_id")])?.build()?;
+        let mine = LogicalPlanBuilder::scan(owners_name, provider_as_source(owners.clone()), None)?.project(vec![col("run_id")])?.build()?;
         let plan = LogicalPlanBuilder::scan(table.name(), provider_as_source(live), None)?.filter(in_subquery(col("run_id"), Arc::new(mine)))?.build()?;
         ctx.register_table(table.name(), Arc::new(AsTable(Arc::new(ViewTable::new(plan, None)))))?;
     }

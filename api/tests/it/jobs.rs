@@ -37,11 +37,11 @@ async fn app_and_state(pool: &PgPool, lake: &lake::Lake) -> (Router, api::http::
 }
 
 fn worker(pool: &PgPool, lake: &lake::Lake) -> Worker {
-    Worker {
-        pool: pool.clone(),
-        lake: Arc::new(lake.clone()),
-        config: WorkerConfig { id: "test-worker".into(), backoff: Duration::from_millis(50), progress_every: Duration::from_millis(50), ..WorkerConfig::default() },
-    }
+    Worker::new(
+        pool.clone(),
+        Arc::new(lake.clone()),
+        WorkerConfig { id: "test-worker".into(), backoff: Duration::from_millis(50), progress_every: Duration::from_millis(50), ..WorkerConfig::default() },
+    )
 }
 
 /// Creates a strategy with `graph`; returns its version 1's id.

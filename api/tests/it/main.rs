@@ -6,6 +6,7 @@ mod http;
 mod jobs;
 mod layers;
 mod model;
+mod paper;
 mod sqlwire;
 
 use std::path::{Path, PathBuf};

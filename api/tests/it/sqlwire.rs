@@ -53,7 +53,7 @@ async fn runs_of(pool: &PgPool, users: &[&str]) -> (tempfile::TempDir, lake::Lak
             "from": "2021-01-01T00:00:00Z", "to": "2021-04-01T00:00:00Z", "params": {"fast": [5 + k, 10], "slow": 30}});
         let r = call(&app, Method::POST, "/api/v1/backtests", Some(&tok), Some(body)).await;
         assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
-        let worker = api::jobs::Worker { pool: pool.clone(), lake: Arc::new(lake.clone()), config: Default::default() };
+        let worker = api::jobs::Worker::new(pool.clone(), Arc::new(lake.clone()), Default::default());
         assert!(worker.step().await.unwrap());
         ids.push(r.body["id"].as_str().unwrap().to_string());
     }

@@ -14,7 +14,7 @@ use crate::graph::{Block, CompareOp, LogicOp, MathOp, Param, PriceField, Side, V
 
 /// One node of the shared expression DAG (hash-consed across combinations).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum N {
+pub(super) enum N {
     Field(PriceField),
     Const(u64),
     Ind { name: &'static str, params: Vec<u64>, source: Option<usize> },
@@ -41,7 +41,7 @@ pub struct CompiledCombo {
 /// A compiled strategy: the DAG and, per combination, which signal columns drive it.
 #[derive(Debug, Clone)]
 pub struct Compiled {
-    nodes: Vec<N>,
+    pub(super) nodes: Vec<N>,
     /// DAG node of each distinct signal column fed to the simulator.
     pub signals: Vec<usize>,
     pub combos: Vec<CompiledCombo>,
@@ -178,7 +178,7 @@ impl Compiled {
         matches!(self.nodes[i], N::Ind { .. } | N::Lag { .. })
     }
 
-    fn inputs(&self, i: usize) -> Vec<usize> {
+    pub(super) fn inputs(&self, i: usize) -> Vec<usize> {
         match &self.nodes[i] {
             N::Field(_) | N::Const(_) => vec![],
             N::Ind { source, .. } => source.iter().copied().collect(),

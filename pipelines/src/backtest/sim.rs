@@ -1,5 +1,6 @@
 //! The fill simulator: positions, fills, stops, fees and equity per spec/backtest-semantics.md,
-//! one bar at a time (the same state machine drives backtests and, later, paper trading).
+//! one bar at a time (the same state machine drives backtests and paper trading, whose runs keep
+//! it between ticks: it serialises, and can log each fill as it happens).
 
 use serde::{Deserialize, Serialize};
 
@@ -134,7 +135,7 @@ pub struct Trade {
     pub exit_bar: usize,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Position {
     side: Side,
     qty: f64,
@@ -148,15 +149,63 @@ struct Position {
     stops_from: usize,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 enum Order {
     Open(Side),
     Close,
     Reverse(Side),
 }
 
-/// The simulator's state between bars.
-#[derive(Debug, Clone)]
+/// Buying or selling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Buy,
+    Sell,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Buy => "buy",
+            Action::Sell => "sell",
+        }
+    }
+}
+
+/// One fill as it happened: an entry (`reason` None) or an exit of the position of `side`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fill {
+    /// Open time of the bar the fill happened on (epoch ms).
+    pub time: i64,
+    /// Index of that bar among the bars simulated.
+    pub bar: usize,
+    pub action: Action,
+    /// The position the fill opens or closes.
+    pub side: Side,
+    pub price: f64,
+    pub qty: f64,
+    pub fee: f64,
+    /// Why a position closed; None for an entry.
+    pub exit_reason: Option<ExitReason>,
+    /// Net profit of the closed trade (both fees included); None for an entry.
+    pub pnl: Option<f64>,
+    /// Cash after the fill.
+    pub cash: f64,
+}
+
+/// The position held, as a report shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct OpenPosition {
+    pub side: Side,
+    pub qty: f64,
+    pub entry_price: f64,
+    /// Open time of the entry bar (epoch ms).
+    pub entry_time: i64,
+}
+
+/// The simulator's state between bars (serialisable: a paper-trading run keeps it between ticks).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Simulator {
     cfg: SimConfig,
     cash: f64,
@@ -164,16 +213,53 @@ pub struct Simulator {
     pending: Option<Order>,
     trades: Vec<Trade>,
     bars_in_position: usize,
+    /// Every fill as it happens, when asked for ([`Simulator::log_fills`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fills: Option<Vec<Fill>>,
 }
 
 impl Simulator {
     pub fn new(cfg: SimConfig) -> Self {
-        Self { cash: cfg.initial_capital, cfg, position: None, pending: None, trades: Vec::new(), bars_in_position: 0 }
+        Self { cash: cfg.initial_capital, cfg, position: None, pending: None, trades: Vec::new(), bars_in_position: 0, fills: None }
     }
 
-    /// Trades closed so far.
+    /// Keeps a log of every fill from now on (drained with [`Simulator::take_fills`]).
+    pub fn log_fills(mut self) -> Self {
+        self.fills.get_or_insert_with(Vec::new);
+        self
+    }
+
+    /// The fills since the last call (empty unless [`Simulator::log_fills`]).
+    pub fn take_fills(&mut self) -> Vec<Fill> {
+        self.fills.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// The trades closed since the last call.
+    pub fn take_trades(&mut self) -> Vec<Trade> {
+        std::mem::take(&mut self.trades)
+    }
+
+    /// Trades closed so far (since the last [`Simulator::take_trades`]).
     pub fn trades(&self) -> &[Trade] {
         &self.trades
+    }
+
+    pub fn config(&self) -> &SimConfig {
+        &self.cfg
+    }
+
+    pub fn cash(&self) -> f64 {
+        self.cash
+    }
+
+    /// The open position, if any.
+    pub fn position(&self) -> Option<OpenPosition> {
+        self.position.map(|p| OpenPosition { side: p.side, qty: p.qty, entry_price: p.entry_price, entry_time: p.entry_time })
+    }
+
+    /// Whether an order decided on the last bar waits for the next bar's open.
+    pub fn has_pending_order(&self) -> bool {
+        self.pending.is_some()
     }
 
     /// Bars that ended with a position open.
@@ -205,6 +291,10 @@ impl Simulator {
             FillPolicy::Close => i + 1,
         };
         self.position = Some(Position { side, qty, entry_price: fill, entry_time: bar.open_time, entry_bar: i, entry_fee: fee, best: fill, stops_from });
+        if let Some(log) = self.fills.as_mut() {
+            let action = if side == Side::Long { Action::Buy } else { Action::Sell };
+            log.push(Fill { time: bar.open_time, bar: i, action, side, price: fill, qty, fee, exit_reason: None, pnl: None, cash: self.cash });
+        }
     }
 
     fn close(&mut self, raw: f64, i: usize, bar: &Bar, reason: ExitReason) {
@@ -226,6 +316,10 @@ impl Simulator {
         };
         let fees = p.entry_fee + fee;
         let pnl = gross - fees;
+        if let Some(log) = self.fills.as_mut() {
+            let action = if p.side == Side::Long { Action::Sell } else { Action::Buy };
+            log.push(Fill { time: bar.open_time, bar: i, action, side: p.side, price: fill, qty: p.qty, fee, exit_reason: Some(reason), pnl: Some(pnl), cash: self.cash });
+        }
         self.trades.push(Trade {
             side: p.side,
             entry_time: p.entry_time,

@@ -11,17 +11,17 @@ use pipelines::backtest::udaf::ComboOutput;
 use pipelines::backtest::{run_backtest, BacktestParams};
 use serde_json::Value;
 
-fn cases_dir() -> PathBuf {
+pub(crate) fn cases_dir() -> PathBuf {
     crate::crate_dir().join("../../shared/fixtures/backtests")
 }
 
-fn close(got: f64, want: f64) -> bool {
+pub(crate) fn close(got: f64, want: f64) -> bool {
     let d = (got - want).abs();
     d <= 1e-9 * want.abs() || d <= 1e-9
 }
 
 /// A session whose `candles` table holds the case's candles under its market (as the lake would).
-fn session(dir: &Path, p: &BacktestParams) -> SessionContext {
+pub(crate) fn session(dir: &Path, p: &BacktestParams) -> SessionContext {
     let text = std::fs::read_to_string(dir.join("candles.csv")).unwrap();
     let mut cols: Vec<Vec<f64>> = vec![Vec::new(); 6];
     for line in text.lines().skip(1) {
@@ -43,7 +43,7 @@ fn session(dir: &Path, p: &BacktestParams) -> SessionContext {
     ctx
 }
 
-fn compare(case: &str, dir: &Path, got: &ComboOutput, open_times: &[i64], tf_ms: i64, errors: &mut Vec<String>) {
+pub(crate) fn compare(case: &str, dir: &Path, got: &ComboOutput, open_times: &[i64], tf_ms: i64, errors: &mut Vec<String>) {
     // trades
     let text = std::fs::read_to_string(dir.join("trades.csv")).unwrap();
     let want: Vec<Vec<String>> = text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();

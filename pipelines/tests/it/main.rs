@@ -2,6 +2,7 @@
 
 mod fixtures;
 mod graph;
+mod step;
 mod store;
 
 use std::path::PathBuf;

@@ -5,5 +5,6 @@ pub mod backtests;
 pub mod health;
 pub mod me;
 pub mod notifications;
+pub mod paper_trades;
 pub mod strategies;
 pub mod usage;
