@@ -45,10 +45,10 @@ async fn bench(n: usize) -> anyhow::Result<()> {
 
     // one user, one strategy version, n runs warmed on the history up to the last bar but one
     let user = Uuid::new_v4();
-    sqlx::query("INSERT INTO users (id, email) VALUES ($1, 'bench@example.com')").bind(user).execute(&pool).await?;
+    sqlx::query("INSERT INTO users (id, email, display_name) VALUES ($1, 'bench@example.com', 'bench')").bind(user).execute(&pool).await?;
     let strategy: Uuid = sqlx::query_scalar("INSERT INTO strategies (owner_id, title, slug) VALUES ($1, 'bench', 'bench') RETURNING id").bind(user).fetch_one(&pool).await?;
     let graph: serde_json::Value = serde_json::from_str(include_str!("../../sample/sma_cross.json"))?;
-    let version: Uuid = sqlx::query_scalar("INSERT INTO strategy_versions (strategy_id, version, graph_json) VALUES ($1, 1, $2) RETURNING id").bind(strategy).bind(&graph).fetch_one(&pool).await?;
+    let version: Uuid = sqlx::query_scalar("INSERT INTO strategy_versions (strategy_id, version, graph_json, created_by) VALUES ($1, 1, $2, $3) RETURNING id").bind(strategy).bind(&graph).bind(user).fetch_one(&pool).await?;
     let schedule = Schedule {
         exchange: market.exchange().into(),
         symbol: market.symbol().into(),

@@ -221,8 +221,23 @@ where
     for c in &day {
         paper::tick(pool, lake, &state.paper, id, Some(c.open_time)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     }
-    let flushed = paper::flush(pool, lake).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    println!("  replayed a day bar by bar ({} candles, {:.1} s), {} fills and {} equity points flushed to the lake:", day.len(), started.elapsed().as_secs_f64(), flushed.fills, flushed.equity);
+    let elapsed = started.elapsed().as_secs_f64();
+    paper::flush(pool, lake).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ctx = query::session(lake).await?;
+    let count = |table: &'static str| {
+        let ctx = ctx.clone();
+        async move {
+            let b = ctx.sql(&format!("SELECT count(*) FROM {table} WHERE run_id = '{id}'")).await?.collect().await?;
+            anyhow::Ok(arrow::array::AsArray::as_primitive::<arrow::datatypes::Int64Type>(b[0].column(0).as_ref()).value(0))
+        }
+    };
+    println!(
+        "  replayed the last day bar by bar ({} candles in {elapsed:.1} s, {:.0} ticks/s); the lake's paper_fills and paper_equity hold {} fills and {} equity points of the run",
+        day.len(),
+        day.len() as f64 / elapsed.max(1e-9),
+        count("paper_fills").await?,
+        count("paper_equity").await?
+    );
     let (_, run) = call(reqwest::Method::GET, &format!("/paper-trades/{id}"), None).await?;
     let s = &run["performanceSnapshot"];
     println!(

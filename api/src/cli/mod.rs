@@ -92,3 +92,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Postgres(args) => postgres::run(&cli.global, args).await,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_subcommand_is_well_formed() {
+        // clap's own checks (unique flags, valid defaults, ...) over every subcommand
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
+}

@@ -20,7 +20,7 @@ use crate::services::paper_trades::{self as service, runs, AlertConfig, NewPaper
 use crate::services::users::{self, User};
 
 #[derive(Debug, Args)]
-#[command(after_help = "Examples:\n  bb paper start --version 9d1c... --symbol BTCUSDT --timeframe 1h --param fast=10 --start-at 2021-03-01\n  \
+#[command(after_help = "Examples:\n  bb paper start --strategy-version 9d1c... --symbol BTCUSDT --timeframe 1h --param fast=10 --start-at 2021-03-01\n  \
 bb paper replay --run 5f2e... ../shared/data/.../BTC_USDT-1h.feather\n  bb paper replay --run 5f2e... --from 2021-03-01 --to 2021-03-02\n  \
 bb paper ls --status active\n\nbb paper acts as an operator: it sees every run; --user picks whose runs to list or who starts one \
 (default: the strategy's owner).")]
@@ -61,7 +61,7 @@ pub enum PaperCommand {
 #[derive(Debug, Args)]
 pub struct StartArgs {
     /// The strategy version to trade.
-    #[arg(long = "version")]
+    #[arg(long)]
     pub strategy_version: Uuid,
     /// Exchange [default: binance].
     #[arg(long)]
@@ -320,7 +320,7 @@ pub(super) async fn announce(markets: &[Market]) {
     };
     match queued.await {
         Ok(0) => {}
-        Ok(n) => eprintln!("queued {n} paper-trading tick(s) for the new candles"),
+        Ok(n) => eprintln!("{n} paper-trading run(s) of these markets have a tick queued for the new candles"),
         Err(e) => eprintln!("warning: could not announce the new candles to paper trading ({e:#}); the workers' scan will find them"),
     }
 }

@@ -10,7 +10,7 @@ fn help_lists_every_subcommand_with_its_purpose() {
     let o = bb(dir.path(), &["--help"]);
     assert!(o.status.success());
     let help = text(&o);
-    for cmd in ["ingest", "resample", "lake", "sql", "sql-server", "serve", "worker", "demo"] {
+    for cmd in ["ingest", "resample", "lake", "sql", "sql-server", "serve", "worker", "paper", "demo"] {
         assert!(help.lines().any(|l| l.trim_start().starts_with(cmd) && l.len() > cmd.len() + 10), "{cmd} in:\n{help}");
     }
 }
@@ -83,6 +83,17 @@ fn demo_ingests_the_bundled_sample() {
     assert!(out.contains("POST /backtests (ETHUSDT 1h, fast × slow sweep) → 202"), "{out}");
     let done = out.lines().skip_while(|l| !l.contains("→ succeeded (4 combinations")).nth(1).unwrap_or_else(|| panic!("{out}"));
     assert!(done.trim_start().starts_with("total return ") && done.contains("sharpe") && done.contains("trades"), "{out}");
+    // then a paper trade, fed the sample's last day bar by bar, its fills in the lake
+    assert!(out.contains("POST /paper-trades (BTCUSDT 1m"), "{out}");
+    let replay = out.lines().find(|l| l.contains("replayed the last day bar by bar (1440 candles")).unwrap_or_else(|| panic!("{out}"));
+    let snapshot = out.lines().find(|l| l.contains("GET /paper-trades/")).unwrap_or_else(|| panic!("{out}"));
+    let trades: usize = snapshot.split(" trades").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{snapshot}"));
+    assert!(trades > 0, "{snapshot}");
+    // an entry and an exit per closed trade (the run ends flat or holds one more entry)
+    let fills: usize = replay.split(" fills").next().and_then(|s| s.rsplit(' ').next()).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{replay}"));
+    assert!(fills == 2 * trades || fills == 2 * trades + 1, "{replay} / {snapshot}");
+    assert!(replay.contains("1440 equity points"), "{replay}");
+    assert!(out.contains("{status: stopped} → \"stopped\""), "{out}");
     // running it again is idempotent
     let again = text(&crate::bb_with(dir.path(), &["demo"], &[("DATABASE_URL", &db.url)]));
     assert!(again.contains("ingested BTC_USDT-1h.json.gz: 3000 rows, 0 new, 3000 already present"), "{again}");
@@ -218,4 +229,70 @@ fn a_reader_that_stops_early_ends_bb_quietly() {
         assert!(o.status.success(), "{format}: {}", String::from_utf8_lossy(&o.stderr));
         assert!(o.stderr.is_empty(), "{format}: {}", String::from_utf8_lossy(&o.stderr));
     }
+}
+
+/// Fixture candles as a CSV file `bb ingest` reads.
+fn candles_csv(path: &std::path::Path, rows: &[String]) {
+    std::fs::write(path, format!("open_time,open,high,low,close,volume\n{}\n", rows.join("\n"))).unwrap();
+}
+
+#[test]
+fn bb_paper_starts_replays_and_stops_a_run_without_the_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::FreshDatabase::new();
+    let env = [("DATABASE_URL", db.url.as_str())];
+    let rows: Vec<String> = std::fs::read_to_string(crate::fixtures("sma_cross_next_open/candles.csv")).unwrap().lines().skip(1).map(String::from).collect();
+    let (history, next, later) = (dir.path().join("history.csv"), dir.path().join("next.csv"), dir.path().join("later.csv"));
+    candles_csv(&history, &rows[..300]);
+    candles_csv(&next, &rows[300..348]);
+    candles_csv(&later, &rows[348..360]);
+    let o = bb(dir.path(), &["ingest", "--symbol", "BTCUSDT", "--timeframe", "1h", history.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    // a user and a strategy version, as the API would have stored them
+    let o = crate::bb_with(dir.path(), &["paper", "ls"], &env);
+    assert!(o.status.success() && text(&o).contains("no paper trades"), "{}", text(&o));
+    let version = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let user = api::auth::jwt::user_id_for_email("cli@example.com");
+        sqlx::query("INSERT INTO users (id, email, display_name) VALUES ($1, 'cli@example.com', 'cli')").bind(user).execute(&pool).await.unwrap();
+        let s: uuid::Uuid = sqlx::query_scalar("INSERT INTO strategies (owner_id, title, slug) VALUES ($1, 'SMA', 'sma') RETURNING id").bind(user).fetch_one(&pool).await.unwrap();
+        let graph: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(crate::fixtures("sma_cross_next_open/strategy.json")).unwrap()).unwrap();
+        let v: uuid::Uuid = sqlx::query_scalar("INSERT INTO strategy_versions (strategy_id, version, graph_json, created_by) VALUES ($1, 1, $2, $3) RETURNING id").bind(s).bind(graph).bind(user).fetch_one(&pool).await.unwrap();
+        v.to_string()
+    });
+
+    let o = crate::bb_with(dir.path(), &["paper", "start", "--strategy-version", &version, "--symbol", "BTC/USDT", "--timeframe", "60m", "--max-drawdown-pct", "50"], &env);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("for cli@example.com (scheduled)"), "{out}");
+    let id = out.split("started paper trade ").nth(1).and_then(|s| s.split(' ').next()).unwrap().to_string();
+    // a bad start names the problem and starts nothing
+    let o = crate::bb_with(dir.path(), &["paper", "start", "--strategy-version", &version, "--symbol", "BTCUSDT", "--timeframe", "4h"], &env);
+    assert!(!o.status.success() && text(&o).contains("only at 1h"), "{}", text(&o));
+
+    // replaying a file: every bar processed before it returns; again: nothing new
+    let o = crate::bb_with(dir.path(), &["paper", "replay", "--run", &id, next.to_str().unwrap()], &env);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("replayed 48 bar(s) of binance BTCUSDT 1h: 348 new to the run"), "warm-up bars first, then the file's: {out}");
+    let o = crate::bb_with(dir.path(), &["paper", "replay", "--run", &id, next.to_str().unwrap()], &env);
+    assert!(text(&o).contains("0 new to the run (48 already processed)"), "{}", text(&o));
+    let show: serde_json::Value = serde_json::from_slice(&crate::bb_with(dir.path(), &["paper", "show", &id], &env).stdout).unwrap();
+    assert_eq!((show["status"].as_str(), show["barsTraded"].as_i64(), show["barsSeen"].as_i64()), (Some("active"), Some(48), Some(348)), "{show}");
+    let lake_rows = text(&bb(dir.path(), &["sql", "--format", "csv", &format!("SELECT count(*) AS n FROM paper_equity WHERE run_id = '{id}'")]));
+    assert!(lake_rows.contains("\n48"), "replay flushes the run's equity into the lake: {lake_rows}");
+
+    // new candles ingested with DATABASE_URL set are announced to the run
+    let o = crate::bb_with(dir.path(), &["ingest", "--symbol", "BTCUSDT", "--timeframe", "1h", later.to_str().unwrap()], &env);
+    assert!(text(&o).contains("1 paper-trading run(s) of these markets have a tick queued"), "{}", text(&o));
+    let o = crate::bb_with(dir.path(), &["paper", "pause", &id], &env);
+    assert!(text(&o).contains("paused"), "{}", text(&o));
+    let o = crate::bb_with(dir.path(), &["paper", "resume", &id], &env);
+    assert!(text(&o).contains("active") && text(&o).contains("bars 60"), "resuming catches up the 12 bars: {}", text(&o));
+    let o = crate::bb_with(dir.path(), &["paper", "ls", "--status", "active"], &env);
+    assert!(text(&o).contains(&id), "{}", text(&o));
+    let o = crate::bb_with(dir.path(), &["paper", "stop", &id], &env);
+    assert!(o.status.success() && text(&o).contains("stopped"), "{}", text(&o));
+    let o = crate::bb_with(dir.path(), &["paper", "resume", &id], &env);
+    assert!(!o.status.success() && text(&o).contains("stopped, which is final"), "{}", text(&o));
 }

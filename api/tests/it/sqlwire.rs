@@ -178,7 +178,7 @@ async fn writes_bad_tokens_and_runaway_queries_are_refused(pool: PgPool) {
     let after: i64 = sqlx::query_scalar("SELECT count(*) FROM candles").fetch_one(&mut ana).await.unwrap();
     assert_eq!(before, after);
     let tables: Vec<String> = sqlx::query_scalar("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1").fetch_all(&mut ana).await.unwrap();
-    assert_eq!(tables, vec!["backtest_equity", "backtest_metrics", "backtest_runs", "backtest_trades", "candles"]);
+    assert_eq!(tables, vec!["backtest_equity", "backtest_metrics", "backtest_runs", "backtest_trades", "candles", "paper_equity", "paper_fills", "paper_trades"]);
 
     // limits: too many rows, too long
     let e = sqlx::query("SELECT * FROM candles").fetch_all(&mut ana).await.unwrap_err();

@@ -108,11 +108,7 @@ async fn write_series(db: &mut PgConnection, run: Uuid, fills: &[Fill], equity: 
         .await?;
     }
     if !equity.is_empty() {
-        // a stop re-marks the last bar's equity with the position closed
-        sqlx::query(
-            "INSERT INTO paper_equity (run_id, bar_time, equity) SELECT $1, * FROM unnest($2::timestamptz[], $3::float8[])
-             ON CONFLICT (run_id, bar_time) DO UPDATE SET equity = EXCLUDED.equity, flush_batch = NULL",
-        )
+        sqlx::query("INSERT INTO paper_equity (run_id, bar_time, equity) SELECT $1, * FROM unnest($2::timestamptz[], $3::float8[])")
         .bind(run)
         .bind(equity.iter().map(|e| ms_time(e.0)).collect::<Vec<_>>())
         .bind(equity.iter().map(|e| e.1).collect::<Vec<_>>())
@@ -170,7 +166,8 @@ pub async fn tick(pool: &PgPool, lake: &lake::Lake, cache: &RunnerCache, id: Uui
 }
 
 /// Stops run `id` for good: a position still open closes at the last bar's close (`end_of_data`,
-/// as a backtest ends), the last equity point is re-marked, and the status becomes `stopped`.
+/// as a backtest ends; the fill and the final equity are in the fills and the snapshot), and the
+/// status becomes `stopped`.
 pub async fn stop(pool: &PgPool, lake: &lake::Lake, cache: &RunnerCache, id: Uuid) -> ApiResult<()> {
     let mut tx = pool.begin().await?;
     let run = runs::lock(&mut tx, id).await?.ok_or_else(|| ApiError::NotFound(format!("paper trade {id} not found")))?;
@@ -183,21 +180,20 @@ pub async fn stop(pool: &PgPool, lake: &lake::Lake, cache: &RunnerCache, id: Uui
         return Ok(());
     }
     let mut runner = runner_for(lake, cache, &run).await?;
+    // the closing fill and the final equity go to the fills and the snapshot; the equity series
+    // keeps each bar's equity as it was marked (a flushed point is never rewritten)
     let fills = runner.stop();
-    let equity: Vec<(i64, f64)> = match (runner.state().last_bar, runner.state().bars_traded) {
-        (Some(c), n) if n > 0 => vec![(c.open_time, runner.state().performance.equity)],
-        _ => Vec::new(),
-    };
     let raised = if run.alert_config.on_every_fill { alerts::fill_alerts(id, &fills) } else { Vec::new() };
-    write_series(&mut tx, id, &fills, &equity).await?;
+    write_series(&mut tx, id, &fills, &[]).await?;
     notify_all(&mut tx, run.user_id, &raised).await?;
     runs::save_state(&mut tx, id, runner.state(), &run.alert_state, Some(PaperStatus::Stopped)).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Queues a tick for every scheduled or active run of `markets` (at most one queued per run)
-/// and wakes the workers; returns how many were queued. Called after candles land.
+/// Queues a tick for every scheduled or active run of `markets` (at most one queued per run: a
+/// tick already queued is made due now) and wakes the workers; returns how many runs have a tick
+/// queued. Called after candles land.
 pub async fn announce(pool: &PgPool, markets: &[Market]) -> sqlx::Result<u64> {
     if markets.is_empty() {
         return Ok(0);
@@ -207,10 +203,10 @@ pub async fn announce(pool: &PgPool, markets: &[Market]) -> sqlx::Result<u64> {
         "INSERT INTO jobs (kind, payload, paper_run_id, max_attempts)
          SELECT 'paper_tick', jsonb_build_object('paperRunId', r.id), r.id, 5
          FROM paper_trade_runs r
-         JOIN unnest($1::text[], $2::text[], $3::text[]) AS m(exchange, symbol, timeframe)
-           ON r.schedule ->> 'exchange' = m.exchange AND r.schedule ->> 'symbol' = m.symbol AND r.schedule ->> 'timeframe' = m.timeframe
          WHERE r.status IN ('scheduled', 'active')
-         ON CONFLICT (paper_run_id) WHERE kind = 'paper_tick' AND status = 'queued' DO NOTHING",
+           AND EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[], $3::text[]) AS m(exchange, symbol, timeframe)
+                       WHERE r.schedule ->> 'exchange' = m.exchange AND r.schedule ->> 'symbol' = m.symbol AND r.schedule ->> 'timeframe' = m.timeframe)
+         ON CONFLICT (paper_run_id) WHERE kind = 'paper_tick' AND status = 'queued' DO UPDATE SET run_after = least(jobs.run_after, now())",
     )
     .bind(markets.iter().map(|m| m.exchange().to_string()).collect::<Vec<_>>())
     .bind(markets.iter().map(|m| m.symbol().to_string()).collect::<Vec<_>>())
