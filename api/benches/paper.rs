@@ -94,12 +94,18 @@ async fn bench(n: usize) -> anyhow::Result<()> {
     }
     let tick_time = ticking.elapsed();
     let latency = committed.elapsed();
-    let bars: i64 = sqlx::query_scalar("SELECT sum(bars_traded) FROM paper_trade_runs").fetch_one(&pool).await?;
+    let bars: i64 = sqlx::query_scalar("SELECT sum(bars_traded)::bigint FROM paper_trade_runs").fetch_one(&pool).await?;
     println!("paper ticks: {n} runs of binance BTCUSDT 1h (sample/sma_cross.json with stops), warm in memory");
     println!("  warming (each run replays up to 500 bars of history, one tick each): {:.2} s", warm.as_secs_f64());
     println!("  one new candle: ingest commit {:.0} ms, {queued} ticks queued, {ticks} ticks run by one worker in {:.2} s = {:.0} ticks/s ({} bars traded in all)",
         ingest_time.as_secs_f64() * 1e3, tick_time.as_secs_f64(), ticks as f64 / tick_time.as_secs_f64(), bars);
     println!("  latency from the ingest commit to the last run's tick: {:.2} s", latency.as_secs_f64() - ingest_time.as_secs_f64());
+    // where a tick's time goes: reading the new bar from the lake
+    let t = Instant::now();
+    for _ in 0..100 {
+        pipelines::paper::read_candles(&lake, &market, lake::Span::new(Some(next), None)).await?;
+    }
+    println!("  reading a market's new bar from the lake (a DataFusion session over the latest candles): {:.1} ms", t.elapsed().as_secs_f64() * 10.0);
     let flushed = paper::flush(&pool, &lake).await?;
     println!("  flush to the lake: {} fills, {} equity points", flushed.fills, flushed.equity);
     pool.close().await;

@@ -177,3 +177,38 @@ impl Lake {
         Ok(Some(info))
     }
 }
+
+/// Follows one table's latest version cheaply: the first call loads the table, later calls read
+/// only the commits added since (a listing of its log), for callers that must notice a new
+/// version at once without reopening the table each time (paper-trading ticks).
+#[derive(Debug)]
+pub struct VersionWatch {
+    lake: Lake,
+    table: LakeTable,
+    loaded: Option<DeltaTable>,
+}
+
+impl VersionWatch {
+    pub fn new(lake: &Lake, table: LakeTable) -> Self {
+        VersionWatch { lake: lake.clone(), table, loaded: None }
+    }
+
+    /// The table's version now (`None` while it does not exist).
+    pub async fn current(&mut self) -> Result<Option<u64>> {
+        match self.loaded.as_mut() {
+            Some(t) => {
+                t.update_incremental(None).await?;
+                Ok(t.version())
+            }
+            None => {
+                self.loaded = self.lake.open_existing(self.table).await?;
+                Ok(self.loaded.as_ref().and_then(|t| t.version()))
+            }
+        }
+    }
+
+    /// Whether this watch follows `lake` (the same location).
+    pub fn follows(&self, lake: &Lake) -> bool {
+        self.lake.root().to_string() == lake.root().to_string()
+    }
+}

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use lake::{LakeTable, Market, Span};
-use pipelines::backtest::Fill;
+use pipelines::backtest::{Candle, Fill};
 use pipelines::paper::{read_candles, BarOutcome, PaperRunner, PaperSetup, PaperState};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
@@ -21,16 +21,58 @@ use crate::error::{ApiError, ApiResult};
 use crate::model::{NotificationType, PaperStatus};
 use crate::services::{jobs, notifications};
 
-/// Runs kept in memory between ticks (this process's), keyed by id.
+/// Runs kept in memory between ticks (this process's), keyed by id, and the candles they read.
 #[derive(Debug, Default)]
 pub struct RunnerCache {
     runs: Mutex<HashMap<Uuid, PaperRunner>>,
+    feed: tokio::sync::Mutex<Feed>,
 }
+
+/// Each market's recent candles at one version of the lake's `candles`: when a new bar lands,
+/// the thousand runs of its market that tick on it read the lake once between them.
+#[derive(Debug, Default)]
+struct Feed {
+    watch: Option<lake::VersionWatch>,
+    version: Option<u64>,
+    /// Per market: the bars from an open time on, as read at `version`.
+    markets: HashMap<Market, (i64, Vec<Candle>)>,
+}
+
+/// Reads longer than this are not kept (a cold run's history).
+const FEED_MAX_BARS: usize = 20_000;
 
 /// Runs kept at most; beyond it an arbitrary one is dropped (and rebuilt when it ticks again).
 const CACHE_CAPACITY: usize = 20_000;
 
 impl RunnerCache {
+    /// The candles of `market` in `span` (which has a start), from the cache while the lake's
+    /// candles are at the version it was read at.
+    async fn candles(&self, lake: &lake::Lake, market: &Market, span: Span) -> ApiResult<Vec<Candle>> {
+        let start = span.start.unwrap_or(i64::MIN);
+        let mut feed = self.feed.lock().await;
+        if !feed.watch.as_ref().is_some_and(|w| w.follows(lake)) {
+            *feed = Feed { watch: Some(lake::VersionWatch::new(lake, LakeTable::Candles)), ..Feed::default() };
+        }
+        let version = feed.watch.as_mut().expect("set above").current().await?;
+        if version != feed.version {
+            feed.markets.clear();
+            feed.version = version;
+        }
+        let within = |bars: &[Candle]| -> Vec<Candle> { bars.iter().filter(|c| c.open_time >= start && span.end.is_none_or(|e| c.open_time < e)).copied().collect() };
+        if let Some((from, bars)) = feed.markets.get(market) {
+            if *from <= start {
+                return Ok(within(bars));
+            }
+        }
+        // everything from the start on: later ticks of this market at this version read from here
+        let bars = read_candles(lake, market, Span::new(span.start, None)).await?;
+        let out = within(&bars);
+        if bars.len() <= FEED_MAX_BARS {
+            feed.markets.insert(market.clone(), (start, bars));
+        }
+        Ok(out)
+    }
+
     fn take(&self, id: Uuid) -> Option<PaperRunner> {
         self.runs.lock().ok()?.remove(&id)
     }
@@ -138,7 +180,7 @@ pub async fn tick(pool: &PgPool, lake: &lake::Lake, cache: &RunnerCache, id: Uui
         Some(t) => t.timestamp_millis() + 1,
         None => run.origin_time.timestamp_millis(),
     };
-    let bars = read_candles(lake, &market, Span::new(Some(from), until.map(|u| u + 1))).await?;
+    let bars = cache.candles(lake, &market, Span::new(Some(from), until.map(|u| u + 1))).await?;
     if bars.is_empty() {
         return Ok(TickOutcome::default());
     }
