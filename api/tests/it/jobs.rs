@@ -401,7 +401,7 @@ async fn failures_are_retried_with_backoff_then_dead_lettered(pool: PgPool) {
 }
 
 /// Reads Server-Sent Events from a streaming response until `until` holds for one, or the timeout.
-async fn sse_events(res: &mut reqwest::Response, timeout: Duration, until: impl Fn(&str, &Value) -> bool) -> Vec<(String, Value)> {
+pub(crate) async fn sse_events(res: &mut reqwest::Response, timeout: Duration, until: impl Fn(&str, &Value) -> bool) -> Vec<(String, Value)> {
     let mut buf = String::new();
     let mut events = Vec::new();
     let deadline = Instant::now() + timeout;

@@ -583,9 +583,46 @@ async fn new_candles_are_announced_and_the_worker_ticks_the_runs_of_their_market
     let stored: Vec<f64> = sqlx::query_scalar("SELECT equity FROM paper_equity WHERE run_id = $1 ORDER BY bar_time").bind(id).fetch_all(&pool).await.unwrap();
     assert_eq!(stored, equity);
 
+    // a run without candles for longer than noTradeHours is told so by the scan, once per cool-down
+    sqlx::query("UPDATE paper_trade_runs SET alert_config = '{\"noTradeHours\": 2, \"cooldownMinutes\": 600}' WHERE id = $1").bind(id).execute(&pool).await.unwrap();
+    assert_eq!(paper::scan(&pool, &lake).await.unwrap().alerts, 1, "the market's last candle is from 2021");
+    assert_eq!(paper::scan(&pool, &lake).await.unwrap().alerts, 0, "cool-down");
+    let alert: Value = sqlx::query_scalar("SELECT payload FROM notifications WHERE type = 'paper_trade_alert'").fetch_one(&pool).await.unwrap();
+    assert_eq!((alert["rule"].as_str(), alert["runId"].as_str()), (Some("no_trade_hours"), Some(id.to_string().as_str())), "{alert}");
+    assert!(alert["value"].as_f64().unwrap() > 24.0 * 365.0, "{alert}");
+
     // the scan finds a run behind its market without an announcement
     sqlx::query("UPDATE paper_trade_runs SET status = 'paused' WHERE id = $1").bind(id).execute(&pool).await.unwrap();
     assert_eq!(paper::scan(&pool, &lake).await.unwrap().queued, 0, "paused runs are left alone");
     sqlx::query("UPDATE paper_trade_runs SET status = 'active', last_bar_time = last_bar_time - interval '1 hour' WHERE id = $1").bind(id).execute(&pool).await.unwrap();
     assert_eq!(paper::scan(&pool, &lake).await.unwrap().queued, 1, "an active run behind its market");
+}
+
+#[sqlx::test(migrator = "api::db::MIGRATOR")]
+async fn a_runs_ticks_stream_as_server_sent_events_until_it_stops(pool: PgPool) {
+    let c = case("sma_cross_next_open");
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake_of(&c, dir.path()).await;
+    let (app, st) = app_of(&pool, &lake).await;
+    let tok = token("sse@example.com", "builder", Some("premium"));
+    let version = version_of(&app, &tok, &c.graph, "private").await;
+    let id = start(&app, &tok, &c, &version).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let mut events = reqwest::Client::new().get(format!("{base}/paper-trades/{id}/events")).bearer_auth(&tok).send().await.unwrap();
+    assert_eq!((events.status().as_u16(), events.headers()["content-type"].to_str().unwrap()), (200, "text/event-stream"));
+    let wait = std::time::Duration::from_secs(20);
+    let first = crate::jobs::sse_events(&mut events, wait, |n, _| n == "status").await;
+    assert_eq!(first.last().unwrap().1["status"], "scheduled", "the current state first");
+    feed(&pool, &lake, &st.paper, id, &c, 0..3).await;
+    let seen = crate::jobs::sse_events(&mut events, wait, |_, v| v["barsSeen"] == 3).await;
+    let (name, last) = seen.last().unwrap();
+    assert_eq!((name.as_str(), last["status"].as_str()), ("tick", Some("active")), "{seen:?}");
+    assert_eq!(seen[0].0, "status", "scheduled → active is a status change: {seen:?}");
+    assert!(last["performanceSnapshot"]["equity"].is_number(), "{last}");
+    paper::stop(&pool, &lake, &st.paper, id).await.unwrap();
+    let end = crate::jobs::sse_events(&mut events, wait, |_, v| v["status"] == "stopped").await;
+    assert_eq!(end.last().unwrap().0, "status");
+    assert!(tokio::time::timeout(std::time::Duration::from_secs(5), events.chunk()).await.unwrap().unwrap().is_none(), "the stream ends with the run");
 }

@@ -133,6 +133,18 @@ mod tests {
     }
 
     #[test]
+    fn a_days_loss_alerts_against_the_equity_the_day_opened_with() {
+        let cfg = AlertConfig { daily_loss_pct: Some(3.0), ..Default::default() };
+        let mut p = perf(97.5, 100.0);
+        p.day_open_equity = 100.0;
+        assert!(check(Uuid::nil(), &cfg, &mut AlertState::default(), &p, &bar(0), None, 60_000).is_empty(), "down 2.5 %");
+        p.equity = 96.9;
+        let a = check(Uuid::nil(), &cfg, &mut AlertState::default(), &p, &bar(0), None, 60_000);
+        assert_eq!((a.len(), a[0]["rule"].as_str()), (1, Some("daily_loss_pct")));
+        assert!((a[0]["value"].as_f64().unwrap() - 3.1).abs() < 1e-9);
+    }
+
+    #[test]
     fn a_gap_between_bars_alerts() {
         let cfg = AlertConfig { no_trade_hours: Some(3.0), ..Default::default() };
         let h = 3_600_000;

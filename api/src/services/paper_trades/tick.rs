@@ -323,14 +323,16 @@ pub async fn scan(pool: &PgPool, lake: &lake::Lake) -> ApiResult<ScanOutcome> {
     for (id, user, schedule, alert_cfg, alert_state, last_bar, origin) in rows {
         let key = (schedule.exchange.clone(), schedule.symbol.clone(), schedule.timeframe.to_string());
         let seen = last_bar.map_or(origin.timestamp_millis() - 1, |t| t.timestamp_millis());
-        let mut tx = pool.begin().await?;
         if newest.get(&key).is_some_and(|&n| n > seen) {
+            let mut tx = pool.begin().await?;
             enqueue(&mut tx, id).await?;
+            tx.commit().await?;
             out.queued += 1;
         } else if let Some(last) = last_bar {
             let mut st = AlertState::from_json(&alert_state);
             if let Some(a) = alerts::check_silence(id, &alert_cfg, &mut st, last.timestamp_millis(), now, schedule.timeframe.millis()) {
                 // only if the run is still as read (a tick in between wins)
+                let mut tx = pool.begin().await?;
                 let n = sqlx::query("UPDATE paper_trade_runs SET alert_state = $2 WHERE id = $1 AND last_bar_time = $3 AND status IN ('scheduled', 'active')")
                     .bind(id)
                     .bind(st.to_json())
@@ -342,9 +344,9 @@ pub async fn scan(pool: &PgPool, lake: &lake::Lake) -> ApiResult<ScanOutcome> {
                     notifications::insert(&mut *tx, user, NotificationType::PaperTradeAlert, &a).await?;
                     out.alerts += 1;
                 }
+                tx.commit().await?;
             }
         }
-        tx.commit().await?;
     }
     sqlx::query("DELETE FROM jobs WHERE kind = 'paper_tick' AND status = 'succeeded' AND updated_at < now() - interval '1 day'").execute(pool).await?;
     Ok(out)
