@@ -279,6 +279,10 @@ async fn replay(pool: &PgPool, lake: &lake::Lake, cache: &RunnerCache, admin: &U
         }
         None => Span::new(a.from, a.to),
     };
+    if a.file.is_some() {
+        // the other runs of the market hear of the new candles as after bb ingest
+        service::announce(pool, std::slice::from_ref(&market)).await?;
+    }
     let bars = pipelines::paper::read_candles(lake, &market, span).await?;
     let pb = ProgressBar::new(bars.len() as u64);
     pb.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} bars {msg}").expect("valid template"));
