@@ -320,10 +320,22 @@ async fn the_openapi_document_lists_every_route(pool: PgPool) {
         ("/api/v1/notifications/{id}/read", "post"),
         ("/api/v1/notifications/read-all", "post"),
         ("/api/v1/notifications/stream", "get"),
+        ("/api/v1/paper-trades", "get"),
+        ("/api/v1/paper-trades", "post"),
+        ("/api/v1/paper-trades/{id}", "get"),
+        ("/api/v1/paper-trades/{id}", "patch"),
+        ("/api/v1/paper-trades/{id}/fills", "get"),
+        ("/api/v1/paper-trades/{id}/equity", "get"),
+        ("/api/v1/paper-trades/{id}/events", "get"),
     ] {
         assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from the OpenAPI document");
     }
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());
+    let schemas = &r.body["components"]["schemas"];
+    for name in ["PaperRun", "CreatePaperTrade", "Schedule", "AlertConfig", "PerformanceSnapshot", "FillRow", "PaperEquityPoint"] {
+        assert!(schemas[name].is_object(), "schema {name} missing");
+    }
+    assert_eq!(schemas["PaperStatus"]["enum"], json!(["scheduled", "active", "paused", "stopped"]));
 }
 
 /// A JWKS endpoint on a real local HTTP server whose key set can be swapped (key rotation).
