@@ -277,6 +277,9 @@ fn bb_paper_starts_replays_and_stops_a_run_without_the_api() {
     assert!(out.contains("replayed 48 bar(s) of binance BTCUSDT 1h: 348 new to the run"), "warm-up bars first, then the file's: {out}");
     let o = crate::bb_with(dir.path(), &["paper", "replay", "--run", &id, next.to_str().unwrap()], &env);
     assert!(text(&o).contains("0 new to the run (48 already processed)"), "{}", text(&o));
+    // or candles already in the lake, by time
+    let o = crate::bb_with(dir.path(), &["paper", "replay", "--run", &id, "--from", "2021-10-11T21:00:00Z", "--to", "2030-01-01"], &env);
+    assert!(text(&o).contains("0 new to the run (48 already processed)"), "{}", text(&o));
     let show: serde_json::Value = serde_json::from_slice(&crate::bb_with(dir.path(), &["paper", "show", &id], &env).stdout).unwrap();
     assert_eq!((show["status"].as_str(), show["barsTraded"].as_i64(), show["barsSeen"].as_i64()), (Some("active"), Some(48), Some(348)), "{show}");
     let lake_rows = text(&bb(dir.path(), &["sql", "--format", "csv", &format!("SELECT count(*) AS n FROM paper_equity WHERE run_id = '{id}'")]));
