@@ -18,6 +18,7 @@
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod context;
 pub mod db;
 pub mod error;
 pub mod events;

@@ -1,5 +1,6 @@
 //! The `bb` subcommands: one file each, all sharing the global lake options.
 
+mod audit;
 mod backtest;
 mod db;
 mod demo;
@@ -54,6 +55,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Run queued jobs (backtests, paper-trading ticks) from the Postgres queue; start as many as you like.
     Worker(worker::WorkerCmd),
+    /// The audit trail of compliance decisions: `verify` checks its hash chain.
+    Audit(audit::AuditArgs),
     /// Paper trading from the shell: start, ls, show, pause, resume, stop, replay candles through a run.
     Paper(paper::PaperArgs),
     /// Apply pending Postgres migrations.
@@ -88,6 +91,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Migrate(args) => migrate::run(&cli.global, args).await,
         Command::Worker(args) => worker::run(&cli.global, args).await,
         Command::Paper(args) => paper::run(&cli.global, args).await,
+        Command::Audit(args) => audit::run(&cli.global, args).await,
         Command::Token(args) => token::run(args).await,
         Command::Postgres(args) => postgres::run(&cli.global, args).await,
     }

@@ -27,6 +27,9 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         .merge(routes::strategies::router())
         .merge(routes::backtests::router())
         .merge(routes::paper_trades::router())
+        .merge(routes::cohorts::router())
+        .merge(routes::templates::router())
+        .merge(routes::admin::router())
         .merge(routes::notifications::router())
         .merge(routes::usage::router())
         .merge(openapi::router());

@@ -5,7 +5,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::routes::{backtests, health, me, notifications, paper_trades, strategies, usage};
+use crate::http::routes::{admin, backtests, cohorts, health, me, notifications, paper_trades, strategies, templates, usage};
 use crate::state::AppState;
 
 struct BearerAuth;
@@ -19,7 +19,7 @@ impl Modify for BearerAuth {
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Blockbuilders API", description = "Strategies, versions, backtests, paper trading and more. Errors: {\"error\":{\"code\",\"message\",\"details\",\"timestamp\",\"requestId\"}}."),
+    info(title = "Blockbuilders API", description = "Strategies, versions, backtests, paper trading, cohorts, templates, compliance and more. Errors: {\"error\":{\"code\",\"message\",\"details\",\"timestamp\",\"requestId\"}}."),
     paths(
         health::health,
         health::ready,
@@ -48,6 +48,24 @@ impl Modify for BearerAuth {
         paper_trades::fills,
         paper_trades::equity,
         paper_trades::events,
+        cohorts::create,
+        cohorts::list,
+        cohorts::fetch,
+        cohorts::update,
+        cohorts::remove,
+        cohorts::members,
+        cohorts::add_member,
+        cohorts::remove_member,
+        templates::create,
+        templates::list,
+        templates::fetch,
+        templates::update,
+        templates::clone,
+        admin::events,
+        admin::event,
+        admin::review,
+        admin::takedown,
+        admin::roles,
         usage::plan_usage,
         notifications::list,
         notifications::unread_count,
@@ -63,6 +81,11 @@ impl Modify for BearerAuth {
         crate::services::paper_trades::PerformanceSnapshot, crate::services::paper_trades::PositionView,
         crate::services::paper_trades::FillRow, crate::services::paper_trades::PaperEquityPoint,
         paper_trades::CreatePaperTrade, paper_trades::ScheduleInput, paper_trades::UpdatePaperTrade, crate::model::PaperStatus,
+        crate::services::cohorts::Cohort, crate::services::cohorts::Member, cohorts::CreateCohort, cohorts::UpdateCohort, cohorts::AddMember,
+        crate::services::templates::Template, crate::services::templates::TemplateMetadata, crate::services::templates::Cloned,
+        templates::CreateTemplate, templates::UpdateTemplate, crate::services::compliance::ComplianceEvent, admin::Review, admin::Takedown,
+        admin::SetRoles, crate::model::AudienceScope, crate::model::TemplateStatus, crate::model::ComplianceEntity,
+        crate::model::ComplianceEventType, crate::model::ComplianceStatus,
         crate::services::quotas::Usage, usage::PlanUsage, crate::services::notifications::Notification,
         crate::model::Role, crate::model::PlanTier, crate::model::QuotaMetric, crate::model::Visibility, crate::model::StrategyStatus,
         crate::model::RunStatus, crate::model::NotificationType, crate::model::Channel)),

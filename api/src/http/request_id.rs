@@ -9,13 +9,9 @@ use tracing::Instrument;
 
 pub const HEADER: &str = "x-request-id";
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
 /// The id of the request being served ("" outside a request).
 pub fn current() -> String {
-    REQUEST_ID.try_with(|id| id.clone()).unwrap_or_default()
+    crate::context::request_id()
 }
 
 fn acceptable(id: &str) -> bool {
@@ -32,8 +28,7 @@ pub async fn middleware(req: Request, next: Next) -> Response {
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let span = tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
-    let mut response = REQUEST_ID
-        .scope(id.clone(), async move {
+    let mut response = crate::context::with_request_id(id.clone(), async move {
             let started = std::time::Instant::now();
             let response = next.run(req).await;
             tracing::info!(status = response.status().as_u16(), ms = started.elapsed().as_millis() as u64, "served");

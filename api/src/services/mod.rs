@@ -3,11 +3,15 @@
 //! returns a typed result or the crate's `ApiError`. HTTP routes, `bb` subcommands and the job
 //! workers all call these same functions; nothing above this layer writes SQL.
 
+pub mod audit;
 pub mod backtests;
+pub mod cohorts;
+pub mod compliance;
 pub mod jobs;
 pub mod notifications;
 pub mod paper_trades;
 pub mod quotas;
 pub mod strategies;
 pub mod subscriptions;
+pub mod templates;
 pub mod users;

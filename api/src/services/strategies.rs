@@ -214,11 +214,33 @@ pub async fn create(pool: &PgPool, user: &User, new: NewStrategy) -> ApiResult<S
     Err(ApiError::Conflict("could not find a free slug; try another title".into()))
 }
 
-/// Changes the given fields of a strategy `user` may change.
+/// Creates the strategy a template clone makes: `user`'s, private, titled after the original
+/// with a fresh slug, its version 1 the template's graph, remembering the template (in the
+/// caller's transaction).
+pub async fn insert_clone(tx: &mut PgConnection, user: &User, original_title: &str, tag_list: &[String], graph: &Value, template: Uuid) -> ApiResult<Strategy> {
+    let title: String = format!("{} (clone)", original_title.trim()).chars().take(200).collect();
+    let slug = format!("{}-{}", slugify(&title), &Uuid::new_v4().simple().to_string()[..8]);
+    let s = sqlx::query_as::<_, Strategy>(&format!(
+        "INSERT INTO strategies (owner_id, title, slug, visibility, tags, cloned_from_template_id) VALUES ($1, $2, $3, 'private', $4, $5) RETURNING {COLUMNS}"
+    ))
+    .bind(user.id)
+    .bind(&title)
+    .bind(&slug)
+    .bind(tag_list)
+    .bind(template)
+    .fetch_one(&mut *tx)
+    .await?;
+    insert_version(tx, s.id, graph, Some("cloned from a template"), user.id).await?;
+    Ok(sqlx::query_as::<_, Strategy>(&format!("SELECT {COLUMNS} FROM strategies WHERE id = $1")).bind(s.id).fetch_one(&mut *tx).await?)
+}
+
+/// Changes the given fields of a strategy `user` may change; a change of visibility is recorded
+/// in the audit trail.
 pub async fn update(pool: &PgPool, user: &User, id: Uuid, patch: StrategyPatch) -> ApiResult<Strategy> {
-    writable(pool, user, id).await?;
+    let before = writable(pool, user, id).await?;
     let title = patch.title.as_deref().map(title).transpose()?;
     let tags = patch.tags.as_deref().map(tags).transpose()?;
+    let mut tx = pool.begin().await?;
     let s = sqlx::query_as::<_, Strategy>(&format!(
         "UPDATE strategies SET title = COALESCE($2, title), tags = COALESCE($3, tags), visibility = COALESCE($4, visibility),
              status = COALESCE($5, status), updated_at = now()
@@ -229,9 +251,22 @@ pub async fn update(pool: &PgPool, user: &User, id: Uuid, patch: StrategyPatch) 
     .bind(tags)
     .bind(patch.visibility)
     .bind(patch.status)
-    .fetch_optional(pool)
+    .fetch_optional(&mut *tx)
     .await?;
-    s.ok_or_else(|| not_found(id))
+    let s = s.ok_or_else(|| not_found(id))?;
+    if s.visibility != before.visibility {
+        crate::services::audit::append(&mut tx, crate::services::audit::Change {
+            actor: Some(user.id),
+            action: "strategy.visibility_changed",
+            entity_type: "strategy",
+            entity_id: id.to_string(),
+            before: Some(json!({"visibility": before.visibility})),
+            after: Some(json!({"visibility": s.visibility})),
+        })
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(s)
 }
 
 /// Adds version `latest_version + 1` (the row lock serialises concurrent creators, so numbers never repeat).

@@ -51,28 +51,73 @@ fn display_name(t: &TokenUser) -> String {
     name.or(local).unwrap_or("user").chars().take(100).collect()
 }
 
-/// Records an authenticated request of the token's user: creates the user on first sight,
-/// refreshes e-mail, roles and claimed tier when they changed, and `last_active_at` at most once
-/// a minute (a request that changes nothing writes nothing). Safe under concurrent requests.
+/// Records an authenticated request of the token's user: creates the user on first sight (and
+/// turns the cohort invites of its e-mail into memberships), refreshes e-mail, roles (unless an
+/// admin set them) and claimed tier when they changed, and `last_active_at` at most once a minute
+/// (a request that changes nothing writes nothing). Safe under concurrent requests.
 pub async fn seen(pool: &sqlx::PgPool, t: &TokenUser) -> sqlx::Result<User> {
-    sqlx::query(
+    let changed = "(users.email, users.plan_tier) IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.plan_tier)
+                   OR (NOT users.roles_set_by_admin AND users.roles IS DISTINCT FROM EXCLUDED.roles)";
+    let mut tx = pool.begin().await?;
+    let inserted: Option<bool> = sqlx::query_scalar(&format!(
         "INSERT INTO users (id, email, roles, plan_tier, display_name, last_active_at) VALUES ($1, $2, $3, $4, $5, now())
-         ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email, roles = EXCLUDED.roles, plan_tier = EXCLUDED.plan_tier,
-             updated_at = CASE WHEN (users.email, users.roles, users.plan_tier) IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.roles, EXCLUDED.plan_tier)
-                               THEN now() ELSE users.updated_at END,
+         ON CONFLICT (id) DO UPDATE SET email = EXCLUDED.email, plan_tier = EXCLUDED.plan_tier,
+             roles = CASE WHEN users.roles_set_by_admin THEN users.roles ELSE EXCLUDED.roles END,
+             updated_at = CASE WHEN {changed} THEN now() ELSE users.updated_at END,
              last_active_at = CASE WHEN users.last_active_at IS NULL OR users.last_active_at < now() - interval '1 minute'
                                    THEN now() ELSE users.last_active_at END
-         WHERE (users.email, users.roles, users.plan_tier) IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.roles, EXCLUDED.plan_tier)
-            OR users.last_active_at IS NULL OR users.last_active_at < now() - interval '1 minute'",
-    )
+         WHERE {changed} OR users.last_active_at IS NULL OR users.last_active_at < now() - interval '1 minute'
+         RETURNING (xmax = 0)"
+    ))
     .bind(t.id)
     .bind(&t.email)
     .bind(&t.roles)
     .bind(t.claimed_tier)
     .bind(display_name(t))
-    .execute(pool)
+    .fetch_optional(&mut *tx)
     .await?;
+    if let (Some(true), Some(email)) = (inserted, &t.email) {
+        // the first sign-in of an invited e-mail: its invites become memberships
+        sqlx::query(
+            "WITH taken AS (DELETE FROM cohort_invites WHERE email = lower($2) RETURNING cohort_id)
+             INSERT INTO cohort_members (cohort_id, user_id) SELECT cohort_id, $1 FROM taken ON CONFLICT DO NOTHING",
+        )
+        .bind(t.id)
+        .bind(email)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     get(pool, t.id).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Sets a user's roles (an admin): kept over what later tokens claim, recorded in the audit trail.
+pub async fn set_roles(pool: &sqlx::PgPool, admin: &User, id: Uuid, roles: &[Role]) -> ApiResult<User> {
+    admin.require(Role::Admin)?;
+    if roles.is_empty() {
+        return Err(ApiError::invalid("roles", "roles must name at least one of builder, educator, admin"));
+    }
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    let mut tx = pool.begin().await?;
+    let before: Option<Vec<Role>> = sqlx::query_scalar("SELECT roles FROM users WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?;
+    let before = before.ok_or_else(|| ApiError::NotFound(format!("user {id} not found")))?;
+    sqlx::query("UPDATE users SET roles = $2, roles_set_by_admin = true, updated_at = now() WHERE id = $1").bind(id).bind(&roles).execute(&mut *tx).await?;
+    crate::services::audit::append(
+        &mut tx,
+        crate::services::audit::Change {
+            actor: Some(admin.id),
+            action: "user.roles_changed",
+            entity_type: "user",
+            entity_id: id.to_string(),
+            before: Some(serde_json::json!({"roles": before})),
+            after: Some(serde_json::json!({"roles": roles})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(pool, id).await?.ok_or_else(|| ApiError::NotFound(format!("user {id} not found")))
 }
 
 impl User {

@@ -2,6 +2,7 @@
 
 mod backtest;
 mod cli;
+mod educators;
 mod http;
 mod jobs;
 mod layers;
