@@ -165,6 +165,20 @@ const PAPER_EQUITY: &[Column] = &[
     col("equity", Kind::Float64, false),
 ];
 
+const AUDIT_LOG: &[Column] = &[
+    col("seq", Kind::Int64, false),
+    col("actor", Kind::Utf8, true),
+    col("action", Kind::Utf8, false),
+    col("entity_type", Kind::Utf8, false),
+    col("entity_id", Kind::Utf8, false),
+    col("before_json", Kind::Utf8, true),
+    col("after_json", Kind::Utf8, true),
+    col("request_id", Kind::Utf8, true),
+    col("created_at", Kind::Timestamp, false),
+    col("prev_hash", Kind::Utf8, false),
+    col("hash", Kind::Utf8, false),
+];
+
 /// A table the lake defines. Each is the Delta folder `<lake uri>/<name>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LakeTable {
@@ -184,11 +198,13 @@ pub enum LakeTable {
     PaperFills,
     /// Per-bar equity of paper-trading runs (flushed from Postgres), partitioned by run.
     PaperEquity,
+    /// The audit trail's hash chain, mirrored from Postgres in order.
+    AuditLog,
 }
 
 impl LakeTable {
     /// Every table, in listing order.
-    pub const ALL: [LakeTable; 8] = [
+    pub const ALL: [LakeTable; 9] = [
         LakeTable::Candles,
         LakeTable::TradesRaw,
         LakeTable::Quarantine,
@@ -197,6 +213,7 @@ impl LakeTable {
         LakeTable::BacktestEquity,
         LakeTable::PaperFills,
         LakeTable::PaperEquity,
+        LakeTable::AuditLog,
     ];
 
     /// The table's name (and folder name).
@@ -210,6 +227,7 @@ impl LakeTable {
             LakeTable::BacktestEquity => "backtest_equity",
             LakeTable::PaperFills => "paper_fills",
             LakeTable::PaperEquity => "paper_equity",
+            LakeTable::AuditLog => "audit_log",
         }
     }
 
@@ -229,6 +247,7 @@ impl LakeTable {
             LakeTable::BacktestEquity => BACKTEST_EQUITY,
             LakeTable::PaperFills => PAPER_FILLS,
             LakeTable::PaperEquity => PAPER_EQUITY,
+            LakeTable::AuditLog => AUDIT_LOG,
         }
     }
 
@@ -252,6 +271,7 @@ impl LakeTable {
             LakeTable::Quarantine => &[],
             LakeTable::BacktestMetrics | LakeTable::BacktestTrades | LakeTable::BacktestEquity => &["run_id"],
             LakeTable::PaperFills | LakeTable::PaperEquity => &["run_id"],
+            LakeTable::AuditLog => &[],
         }
     }
 
@@ -266,6 +286,7 @@ impl LakeTable {
             LakeTable::BacktestEquity => &["run_id", "combo", "equity_time"],
             LakeTable::PaperFills => &["run_id", "seq"],
             LakeTable::PaperEquity => &["run_id", "equity_time"],
+            LakeTable::AuditLog => &["seq"],
         }
     }
 }

@@ -1,7 +1,7 @@
 //! The job worker: takes jobs from the Postgres queue (`services::jobs`), holds their lease with a
 //! heartbeat, runs them (backtests, paper-trading ticks), and records the outcome exactly once;
-//! every `paper_scan` it also queues ticks an announcement missed and flushes paper fills and
-//! equity into the lake. `bb worker` runs one; `bb serve` embeds one unless `--no-worker`.
+//! every `paper_scan` it also queues ticks an announcement missed, flushes paper fills and equity
+//! into the lake and mirrors new audit records there. `bb worker` runs one; `bb serve` embeds one unless `--no-worker`.
 
 pub mod backtest;
 mod error;
@@ -77,6 +77,10 @@ impl Worker {
     pub async fn paper_housekeeping(&self) -> anyhow::Result<()> {
         let scan = paper_trades::scan(&self.pool, &self.lake).await?;
         let flushed = paper_trades::flush(&self.pool, &self.lake).await?;
+        let audited = crate::services::audit::mirror(&self.pool, &self.lake).await?;
+        if audited > 0 {
+            tracing::info!(worker = %self.config.id, records = audited, "audit trail mirrored to the lake");
+        }
         if scan.queued + scan.alerts + flushed.fills + flushed.equity > 0 {
             tracing::info!(worker = %self.config.id, queued = scan.queued, alerts = scan.alerts, fills = flushed.fills, equity = flushed.equity, "paper housekeeping");
         }

@@ -3,6 +3,10 @@
 //! transaction as the change. Records form a hash chain, `hash = sha256(prev_hash || canonical
 //! JSON of the record)`, appended one at a time under a transaction-scoped lock, so that editing,
 //! removing or reordering any record breaks every hash after it; [`verify`] finds the first break.
+//! [`mirror`] copies new records in order into the lake's `audit_log` (each commit records the last
+//! sequence number as a Delta application transaction, so a mirror cut off anywhere resumes without
+//! a gap or a duplicate), and [`verify_lake`] checks that copy: a valid chain that is a prefix of
+//! Postgres's (it may lag).
 
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -156,6 +160,110 @@ pub fn verify_records(records: impl IntoIterator<Item = Record>) -> Verified {
 pub async fn verify(db: impl PgExecutor<'_>) -> sqlx::Result<Verified> {
     let records: Vec<Record> = sqlx::query_as("SELECT * FROM audit_log ORDER BY seq").fetch_all(db).await?;
     Ok(verify_records(records))
+}
+
+/// Lake app id under which the mirror records the last sequence number it copied.
+const MIRROR_APP: &str = "bb.audit_log";
+/// Advisory lock key: one mirror at a time.
+const MIRROR_LOCK: i64 = 0x6262_6175_6469_7402;
+/// Records per lake commit at most.
+const MIRROR_BATCH: i64 = 50_000;
+
+fn batch_of(records: &[Record]) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError> {
+    use std::sync::Arc;
+
+    use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
+    let s = |f: &dyn Fn(&Record) -> Option<String>| -> ArrayRef { Arc::new(records.iter().map(f).collect::<StringArray>()) };
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(records.iter().map(|r| r.seq).collect::<Int64Array>()),
+        s(&|r| r.actor.map(|a| a.to_string())),
+        s(&|r| Some(r.action.clone())),
+        s(&|r| Some(r.entity_type.clone())),
+        s(&|r| Some(r.entity_id.clone())),
+        s(&|r| r.before_json.clone()),
+        s(&|r| r.after_json.clone()),
+        s(&|r| r.request_id.clone()),
+        Arc::new(TimestampMicrosecondArray::from(records.iter().map(|r| r.created_at.timestamp_micros()).collect::<Vec<_>>()).with_timezone("UTC")),
+        s(&|r| Some(r.prev_hash.clone())),
+        s(&|r| Some(r.hash.clone())),
+    ];
+    arrow::array::RecordBatch::try_new(lake::LakeTable::AuditLog.schema(), columns)
+}
+
+/// Copies the records the lake's `audit_log` lacks into it, in order; returns how many (0 when
+/// another mirror holds the lock).
+pub async fn mirror(pool: &sqlx::PgPool, lake: &lake::Lake) -> anyhow::Result<u64> {
+    let mut db = pool.acquire().await?;
+    let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)").bind(MIRROR_LOCK).fetch_one(&mut *db).await?;
+    if !got {
+        return Ok(0);
+    }
+    let result = async {
+        let mut copied = 0;
+        loop {
+            let done = lake.app_version(lake::LakeTable::AuditLog, MIRROR_APP).await?.unwrap_or(0);
+            let records: Vec<Record> = sqlx::query_as("SELECT * FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2").bind(done).bind(MIRROR_BATCH).fetch_all(&mut *db).await?;
+            let Some(last) = records.last().map(|r| r.seq) else {
+                return anyhow::Ok(copied);
+            };
+            lake.append_as(lake::LakeTable::AuditLog, vec![batch_of(&records)?], MIRROR_APP, last).await?;
+            copied += records.len() as u64;
+        }
+    }
+    .await;
+    sqlx::query("SELECT pg_advisory_unlock($1)").bind(MIRROR_LOCK).execute(&mut *db).await?;
+    result
+}
+
+/// The lake's copy of the chain, in order.
+pub async fn lake_records(lake: &lake::Lake) -> anyhow::Result<Vec<Record>> {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
+    if lake.version(lake::LakeTable::AuditLog).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    let ctx = query::session_with(lake, &query::Tables::none().latest(lake::LakeTable::AuditLog)).await?;
+    let batches = ctx.sql("SELECT * FROM audit_log ORDER BY seq").await?.collect().await?;
+    let mut out = Vec::new();
+    for b in batches {
+        let text = |i: usize| arrow::compute::cast(b.column(i), &DataType::Utf8).map(|a| a.as_string::<i32>().clone());
+        let (actor, action, et, eid, before, after, req, prev, hash) = (text(1)?, text(2)?, text(3)?, text(4)?, text(5)?, text(6)?, text(7)?, text(9)?, text(10)?);
+        let seq = b.column(0).as_primitive::<Int64Type>();
+        let at = b.column(8).as_primitive::<TimestampMicrosecondType>();
+        let opt = |a: &arrow::array::StringArray, r: usize| (!a.is_null(r)).then(|| a.value(r).to_string());
+        for r in 0..b.num_rows() {
+            out.push(Record {
+                seq: seq.value(r),
+                actor: opt(&actor, r).and_then(|a| a.parse().ok()),
+                action: action.value(r).into(),
+                entity_type: et.value(r).into(),
+                entity_id: eid.value(r).into(),
+                before_json: opt(&before, r),
+                after_json: opt(&after, r),
+                request_id: opt(&req, r),
+                created_at: chrono::DateTime::from_timestamp_micros(at.value(r)).unwrap_or_default(),
+                prev_hash: prev.value(r).into(),
+                hash: hash.value(r).into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Verifies the lake's copy: a valid chain whose every record is Postgres's record of the same
+/// number (shorter is fine: the mirror may lag).
+pub async fn verify_lake(pool: &sqlx::PgPool, lake: &lake::Lake) -> anyhow::Result<Verified> {
+    let copy = lake_records(lake).await?;
+    let mut v = verify_records(copy.clone());
+    if v.first_break.is_none() {
+        let pg: Vec<(i64, String)> = sqlx::query_as("SELECT seq, hash FROM audit_log WHERE seq <= $1 ORDER BY seq").bind(v.checked as i64).fetch_all(pool).await?;
+        if let Some((r, _)) = copy.iter().zip(&pg).find(|(r, p)| r.seq != p.0 || r.hash != p.1) {
+            v.first_break = Some((r.seq, "the lake's record differs from Postgres's record of the same number".into()));
+        } else if pg.len() < copy.len() {
+            v.first_break = Some((copy[pg.len()].seq, "the lake holds a record Postgres does not".into()));
+        }
+    }
+    Ok(v)
 }
 
 /// Records of one entity, oldest first.
