@@ -4,6 +4,7 @@ mod audit;
 mod backtest;
 mod db;
 mod demo;
+mod export;
 mod global;
 mod ingest;
 mod lake_cmd;
@@ -55,6 +56,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Run queued jobs (backtests, paper-trading ticks) from the Postgres queue; start as many as you like.
     Worker(worker::WorkerCmd),
+    /// Exports for educators: `cohort ID` writes a cohort's analytics as CSV, JSON or Parquet.
+    Export(export::ExportArgs),
     /// The audit trail of compliance decisions: `verify` checks its hash chain.
     Audit(audit::AuditArgs),
     /// Paper trading from the shell: start, ls, show, pause, resume, stop, replay candles through a run.
@@ -92,6 +95,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Worker(args) => worker::run(&cli.global, args).await,
         Command::Paper(args) => paper::run(&cli.global, args).await,
         Command::Audit(args) => audit::run(&cli.global, args).await,
+        Command::Export(args) => export::run(&cli.global, args).await,
         Command::Token(args) => token::run(args).await,
         Command::Postgres(args) => postgres::run(&cli.global, args).await,
     }

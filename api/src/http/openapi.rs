@@ -56,6 +56,7 @@ impl Modify for BearerAuth {
         cohorts::members,
         cohorts::add_member,
         cohorts::remove_member,
+        cohorts::analytics,
         templates::create,
         templates::list,
         templates::fetch,

@@ -3,6 +3,7 @@
 //! returns a typed result or the crate's `ApiError`. HTTP routes, `bb` subcommands and the job
 //! workers all call these same functions; nothing above this layer writes SQL.
 
+pub mod analytics;
 pub mod audit;
 pub mod backtests;
 pub mod cohorts;

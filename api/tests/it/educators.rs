@@ -241,3 +241,77 @@ async fn roles_an_admin_sets_stay_and_the_audit_chain_names_an_edited_record(poo
     assert_eq!(o.status.code(), Some(1), "{}", crate::text(&o));
     assert!(crate::text(&o).contains("1 record(s) checked, then record 2 breaks the chain: its content does not hash"), "{}", crate::text(&o));
 }
+
+#[sqlx::test(migrator = "api::db::MIGRATOR")]
+async fn cohort_analytics_cover_the_cohorts_templates_and_nothing_else(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let lake = lake::Lake::new(lake::LakeConfig::new(dir.path().join("lake").display().to_string())).unwrap();
+    ingest::ingest_file(&lake, &crate::shared("djienne-3ema-srsi-atr/BTC_USDT-1h.json"), &ingest::IngestOptions::default(), &|_| {}).await.unwrap();
+    let app = crate::http::app_with_lake(pool.clone(), lake.clone()).await;
+    let worker = api::jobs::Worker::new(pool.clone(), std::sync::Arc::new(lake.clone()), Default::default());
+    let (ed, other_ed) = (token("ed@example.com", "educator", Some("educator")), token("oe@example.com", "educator", Some("educator")));
+    let (sam, una) = (token("sam@example.com", "builder", Some("premium")), token("una@example.com", "builder", None));
+    me(&app, &sam).await;
+    me(&app, &una).await;
+    let mut templates = Vec::new();
+    let mut cohorts = Vec::new();
+    for educator in [&ed, &other_ed] {
+        let c = call(&app, Method::POST, "/api/v1/cohorts", Some(educator), Some(json!({"name": "c"}))).await.body["id"].as_str().unwrap().to_string();
+        call(&app, Method::POST, &format!("/api/v1/cohorts/{c}/members"), Some(educator), Some(json!({"email": "sam@example.com"}))).await;
+        let v = version_of(&app, educator).await;
+        let t = call(&app, Method::POST, "/api/v1/templates", Some(educator), Some(json!({"strategyVersionId": v, "audienceScope": "cohort", "cohortId": c}))).await;
+        templates.push(t.body["id"].as_str().unwrap().to_string());
+        cohorts.push(c);
+    }
+    call(&app, Method::POST, &format!("/api/v1/cohorts/{}/members", cohorts[0]), Some(&ed), Some(json!({"email": "una@example.com"}))).await;
+    // sam clones both templates and backtests each clone; only ed's counts in ed's cohort
+    let mut sharpes = Vec::new();
+    for (k, t) in templates.iter().enumerate() {
+        let clone = call(&app, Method::POST, &format!("/api/v1/templates/{t}/clone"), Some(&sam), None).await.body;
+        let s = clone["strategy"]["id"].as_str().unwrap();
+        let v = call(&app, Method::GET, &format!("/api/v1/strategies/{s}/versions/1"), Some(&sam), None).await.body["id"].as_str().unwrap().to_string();
+        let ranges: &[(&str, &str)] = if k == 0 { &[("2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z"), ("2021-01-01T00:00:00Z", "2022-01-01T00:00:00Z"), ("2020-06-01T00:00:00Z", "2021-06-01T00:00:00Z")] } else { &[("2020-01-01T00:00:00Z", "2020-03-01T00:00:00Z")] };
+        for (from, to) in ranges {
+            let r = call(&app, Method::POST, "/api/v1/backtests", Some(&sam), Some(json!({"strategyVersionId": v, "exchange": "binance", "symbol": "BTCUSDT", "timeframe": "1h", "from": from, "to": to}))).await;
+            assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.body);
+            assert!(worker.step().await.unwrap());
+            let run = call(&app, Method::GET, &format!("/api/v1/backtests/{}", r.body["id"].as_str().unwrap()), Some(&sam), None).await.body;
+            assert_eq!(run["status"], "succeeded", "{run}");
+            if k == 0 {
+                sharpes.push((run["metrics"]["sharpe"].as_f64().unwrap(), run["metrics"]["totalReturnPct"].as_f64().unwrap(), run["metrics"]["maxDrawdownPct"].as_f64().unwrap()));
+            }
+        }
+    }
+    let r = call(&app, Method::GET, &format!("/api/v1/cohorts/{}/analytics?format=json", cohorts[0]), Some(&ed), None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let rows = r.body.as_array().unwrap();
+    assert_eq!(rows.len(), 2, "sam with ed's template, una with none: {}", r.body);
+    let sam_row = rows.iter().find(|x| x["email"] == "sam@example.com").unwrap();
+    assert_eq!((sam_row["template_id"].as_str(), sam_row["clones_made"].as_i64(), sam_row["backtests_run"].as_i64()), (Some(templates[0].as_str()), Some(1), Some(3)), "{sam_row}");
+    let mut s: Vec<f64> = sharpes.iter().map(|x| x.0).collect();
+    s.sort_by(f64::total_cmp);
+    let close = |a: &Value, b: f64| (a.as_f64().unwrap() - b).abs() <= 1e-9 * b.abs().max(1.0);
+    assert!(close(&sam_row["best_sharpe"], s[2]) && close(&sam_row["median_sharpe"], s[1]), "{sam_row} vs {s:?}");
+    assert!(close(&sam_row["best_total_return_pct"], sharpes.iter().map(|x| x.1).fold(f64::MIN, f64::max)), "{sam_row}");
+    assert!(close(&sam_row["worst_max_drawdown_pct"], sharpes.iter().map(|x| x.2).fold(f64::MIN, f64::max)), "{sam_row}");
+    let una_row = rows.iter().find(|x| x["email"] == "una@example.com").unwrap();
+    assert!(una_row.get("template_id").is_none_or(Value::is_null) && una_row["backtests_run"] == 0, "{una_row}");
+
+    // CSV and Parquet; the other educator may not read it; a bad format is a 400
+    let r = crate::http::call_raw(&app, &format!("/api/v1/cohorts/{}/analytics", cohorts[0]), &ed).await;
+    assert!(r.0.starts_with("text/csv") && String::from_utf8_lossy(&r.1).starts_with("user_id,email,display_name,template_id"), "{:?}", r.0);
+    let r = crate::http::call_raw(&app, &format!("/api/v1/cohorts/{}/analytics?format=parquet", cohorts[0]), &ed).await;
+    assert_eq!(&r.1[..4], b"PAR1");
+    assert_eq!(call(&app, Method::GET, &format!("/api/v1/cohorts/{}/analytics", cohorts[0]), Some(&other_ed), None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, Method::GET, &format!("/api/v1/cohorts/{}/analytics?format=xls", cohorts[0]), Some(&ed), None).await.status, StatusCode::BAD_REQUEST);
+
+    // bb export cohort: the same rows from the shell
+    let name: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.unwrap();
+    let mut url = url::Url::parse(&std::env::var("DATABASE_URL").unwrap()).unwrap();
+    url.set_path(&format!("/{name}"));
+    let out = dir.path().join("cohort.parquet");
+    let lake_dir = dir.path().join("lake").display().to_string();
+    let o = crate::bb_with(dir.path(), &["--lake", &lake_dir, "export", "cohort", &cohorts[0], "--format", "parquet", "--output", out.to_str().unwrap()], &[("DATABASE_URL", url.as_str())]);
+    assert!(o.status.success() && crate::text(&o).contains("wrote 2 row(s)"), "{}", crate::text(&o));
+    assert_eq!(&std::fs::read(&out).unwrap()[..4], b"PAR1");
+}

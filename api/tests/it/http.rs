@@ -63,6 +63,14 @@ pub async fn call(app: &Router, method: Method, uri: &str, token: Option<&str>, 
     Reply { status, headers, body }
 }
 
+/// GET `uri` as `token`: the content type and the raw body.
+pub async fn call_raw(app: &Router, uri: &str, token: &str) -> (String, Vec<u8>) {
+    let req = Request::builder().uri(uri).header("authorization", format!("Bearer {token}")).body(Body::empty()).unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let ct = res.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
+    (ct, axum::body::to_bytes(res.into_body(), usize::MAX).await.unwrap().to_vec())
+}
+
 pub fn graph() -> Value {
     serde_json::from_str(include_str!("../../../sample/sma_cross.json")).unwrap()
 }

@@ -2,16 +2,18 @@
 //! their own, admins every one; a builder gets 403, another educator's cohort is a 404.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::http::extract::AuthUser;
 use crate::http::json::ApiJson;
 use crate::http::page::{self, Page};
+use crate::services::analytics::{self, Format};
 use crate::services::cohorts::{self as service, Cohort, Member};
 use crate::state::AppState;
 
@@ -21,6 +23,27 @@ pub fn router() -> Router<AppState> {
         .route("/cohorts/{id}", get(fetch).patch(update).delete(remove))
         .route("/cohorts/{id}/members", get(members).post(add_member))
         .route("/cohorts/{id}/members/{user_id}", delete(remove_member))
+        .route("/cohorts/{id}/analytics", get(analytics))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AnalyticsQuery {
+    /// csv (default), json or parquet.
+    pub format: Option<String>,
+}
+
+/// How the cohort uses your templates: one row per member and template used (clones made,
+/// backtests run, best and median Sharpe, best total return, worst max drawdown, paper-trading
+/// return, last active), computed over the lake's results and this cohort's rows only.
+#[utoipa::path(get, path = "/api/v1/cohorts/{id}/analytics", tag = "cohorts", security(("bearer" = [])), params(AnalyticsQuery),
+    responses((status = 200, description = "the rows as CSV, JSON (an array of objects) or Parquet", content_type = "text/csv"),
+        (status = 400, description = "an unknown format"), (status = 403, description = "not an educator"), (status = 404, description = "no such cohort, or not yours")))]
+pub async fn analytics(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>, Query(q): Query<AnalyticsQuery>) -> ApiResult<impl IntoResponse> {
+    let format: Format = q.format.as_deref().unwrap_or("csv").parse().map_err(ApiError::BadRequest)?;
+    let rows = analytics::cohort(&state.pool, &state.lake, &user, id).await?;
+    let body = analytics::encode(&rows, format)?;
+    let disposition = format!("attachment; filename=\"cohort-{id}.{}\"", format.extension());
+    Ok(([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], body))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]

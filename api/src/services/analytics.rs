@@ -1,0 +1,227 @@
+//! Cohort analytics: how a cohort's members use its educator's templates, one row per member and
+//! template used (members who used none get one row without a template): clones made, backtests
+//! run, best and median Sharpe and best total return over their combinations, worst max drawdown,
+//! mean paper-trading return, last activity. DataFusion joins a snapshot of the cohort's Postgres
+//! rows (members, their clones, runs and paper trades) with the lake's `backtest_metrics`, read
+//! only for those runs: never another cohort's data.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use datafusion::datasource::MemTable;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
+use crate::services::cohorts;
+use crate::services::users::User;
+
+/// An export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Csv,
+    Json,
+    Parquet,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "csv" => Ok(Format::Csv),
+            "json" => Ok(Format::Json),
+            "parquet" => Ok(Format::Parquet),
+            other => Err(format!("format '{other}': csv, json or parquet")),
+        }
+    }
+}
+
+impl Format {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Json => "application/json",
+            Format::Parquet => "application/vnd.apache.parquet",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Parquet => "parquet",
+        }
+    }
+}
+
+fn utc() -> DataType {
+    DataType::Timestamp(arrow::datatypes::TimeUnit::Microsecond, Some("UTC".into()))
+}
+
+fn strings(v: Vec<Option<String>>) -> ArrayRef {
+    Arc::new(StringArray::from(v))
+}
+
+fn table(fields: Vec<Field>, columns: Vec<ArrayRef>) -> ApiResult<Arc<MemTable>> {
+    let schema = Arc::new(Schema::new(fields));
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| ApiError::Internal(e.into()))?;
+    Ok(Arc::new(MemTable::try_new(schema, vec![vec![batch]])?))
+}
+
+const QUERY: &str = "
+WITH paper AS (SELECT strategy_id, avg(return_pct) AS return_pct FROM paper_runs GROUP BY strategy_id),
+     metrics AS (SELECT run_id, sharpe, total_return_pct, max_drawdown_pct FROM backtest_metrics WHERE run_id IN (SELECT run_id FROM runs))
+SELECT m.user_id, m.email, m.display_name, c.template_id, c.template_title,
+       count(DISTINCT c.strategy_id) AS clones_made,
+       count(DISTINCT r.run_id) AS backtests_run,
+       max(bm.sharpe) AS best_sharpe,
+       median(bm.sharpe) AS median_sharpe,
+       max(bm.total_return_pct) AS best_total_return_pct,
+       max(bm.max_drawdown_pct) AS worst_max_drawdown_pct,
+       avg(p.return_pct) AS paper_return_pct,
+       m.last_active_at
+FROM members m
+LEFT JOIN clones c ON c.user_id = m.user_id
+LEFT JOIN runs r ON r.strategy_id = c.strategy_id
+LEFT JOIN metrics bm ON bm.run_id = r.run_id
+LEFT JOIN paper p ON p.strategy_id = c.strategy_id
+GROUP BY m.user_id, m.email, m.display_name, c.template_id, c.template_title, m.last_active_at
+ORDER BY m.email, c.template_title";
+
+/// The rows of an export and their schema (kept when there is no row).
+#[derive(Debug, Clone)]
+pub struct Rows {
+    pub schema: arrow::datatypes::SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        self.batches.iter().map(|b| b.num_rows()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The analytics rows of cohort `id` (its educator, or an admin).
+pub async fn cohort(pool: &PgPool, lake: &lake::Lake, user: &User, id: Uuid) -> ApiResult<Rows> {
+    let c = cohorts::managed(pool, user, id).await?;
+    // the Postgres side, read in one snapshot
+    let mut tx = pool.begin().await?;
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(&mut *tx).await?;
+    let members: Vec<(Uuid, Option<String>, String, Option<chrono::DateTime<chrono::Utc>>)> = sqlx::query_as(
+        "SELECT u.id, u.email, u.display_name, u.last_active_at FROM cohort_members m JOIN users u ON u.id = m.user_id WHERE m.cohort_id = $1",
+    )
+    .bind(id)
+    .fetch_all(&mut *tx)
+    .await?;
+    // the members' strategies cloned from this educator's templates shared with the cohort or the public
+    let clones: Vec<(Uuid, Uuid, Uuid, String)> = sqlx::query_as(
+        "SELECT s.owner_id, s.id, t.id, ts.title FROM strategies s
+         JOIN template_shares t ON t.id = s.cloned_from_template_id
+         JOIN strategy_versions tv ON tv.id = t.strategy_version_id JOIN strategies ts ON ts.id = tv.strategy_id
+         WHERE s.owner_id IN (SELECT user_id FROM cohort_members WHERE cohort_id = $1)
+           AND t.educator_id = $2 AND (t.cohort_id = $1 OR t.audience_scope = 'public')",
+    )
+    .bind(id)
+    .bind(c.educator_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let strategy_ids: Vec<Uuid> = clones.iter().map(|c| c.1).collect();
+    let runs: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT r.id, v.strategy_id FROM backtest_runs r JOIN strategy_versions v ON v.id = r.strategy_version_id
+         WHERE v.strategy_id = ANY($1) AND r.status = 'succeeded'",
+    )
+    .bind(&strategy_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    let paper: Vec<(Uuid, Option<f64>)> = sqlx::query_as(
+        "SELECT v.strategy_id, (r.performance_snapshot ->> 'returnPct')::float8 FROM paper_trade_runs r
+         JOIN strategy_versions v ON v.id = r.strategy_version_id WHERE v.strategy_id = ANY($1) AND r.performance_snapshot IS NOT NULL",
+    )
+    .bind(&strategy_ids)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+
+    let ctx = query::session_with(lake, &query::Tables::none().latest(lake::LakeTable::BacktestMetrics)).await?;
+    let s = |name: &str| Field::new(name, DataType::Utf8, true);
+    ctx.register_table(
+        "members",
+        table(
+            vec![s("user_id"), s("email"), s("display_name"), Field::new("last_active_at", utc(), true)],
+            vec![
+                strings(members.iter().map(|m| Some(m.0.to_string())).collect()),
+                strings(members.iter().map(|m| m.1.clone()).collect()),
+                strings(members.iter().map(|m| Some(m.2.clone())).collect()),
+                Arc::new(TimestampMicrosecondArray::from(members.iter().map(|m| m.3.map(|t| t.timestamp_micros())).collect::<Vec<_>>()).with_timezone("UTC")),
+            ],
+        )?,
+    )?;
+    ctx.register_table(
+        "clones",
+        table(
+            vec![s("user_id"), s("strategy_id"), s("template_id"), s("template_title")],
+            vec![
+                strings(clones.iter().map(|c| Some(c.0.to_string())).collect()),
+                strings(clones.iter().map(|c| Some(c.1.to_string())).collect()),
+                strings(clones.iter().map(|c| Some(c.2.to_string())).collect()),
+                strings(clones.iter().map(|c| Some(c.3.clone())).collect()),
+            ],
+        )?,
+    )?;
+    ctx.register_table(
+        "runs",
+        table(vec![s("run_id"), s("strategy_id")], vec![strings(runs.iter().map(|r| Some(r.0.to_string())).collect()), strings(runs.iter().map(|r| Some(r.1.to_string())).collect())])?,
+    )?;
+    ctx.register_table(
+        "paper_runs",
+        table(
+            vec![s("strategy_id"), Field::new("return_pct", DataType::Float64, true)],
+            vec![strings(paper.iter().map(|p| Some(p.0.to_string())).collect()), Arc::new(Float64Array::from(paper.iter().map(|p| p.1).collect::<Vec<_>>()))],
+        )?,
+    )?;
+    let df = ctx.sql(QUERY).await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    Ok(Rows { schema, batches: df.collect().await? })
+}
+
+/// The rows encoded in `format`.
+pub fn encode(rows: &Rows, format: Format) -> ApiResult<Vec<u8>> {
+    let batches = &rows.batches;
+    let internal = |e: Box<dyn std::error::Error + Send + Sync>| ApiError::Internal(anyhow::anyhow!(e));
+    let mut out = Vec::new();
+    match format {
+        Format::Csv => {
+            if batches.is_empty() {
+                let names: Vec<&str> = rows.schema.fields().iter().map(|f| f.name().as_str()).collect();
+                out.extend_from_slice(format!("{}\n", names.join(",")).as_bytes());
+            }
+            let mut w = arrow::csv::WriterBuilder::new().with_header(true).with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.6fZ".into()).build(&mut out);
+            for b in batches {
+                w.write(b).map_err(|e| internal(e.into()))?;
+            }
+        }
+        Format::Json => {
+            let mut w = arrow::json::ArrayWriter::new(&mut out);
+            for b in batches {
+                w.write(b).map_err(|e| internal(e.into()))?;
+            }
+            w.finish().map_err(|e| internal(e.into()))?;
+            if out.is_empty() {
+                out.extend_from_slice(b"[]");
+            }
+        }
+        Format::Parquet => {
+            let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut out, rows.schema.clone(), None).map_err(|e| internal(e.into()))?;
+            for b in batches {
+                w.write(b).map_err(|e| internal(e.into()))?;
+            }
+            w.close().map_err(|e| internal(e.into()))?;
+        }
+    }
+    Ok(out)
+}
