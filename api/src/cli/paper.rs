@@ -130,7 +130,7 @@ fn parse_param(s: &str) -> Result<(String, f64), String> {
 }
 
 /// RFC 3339, or a date (its UTC midnight), as epoch ms.
-pub fn parse_time(s: &str) -> Result<i64, String> {
+pub(super) fn parse_time(s: &str) -> Result<i64, String> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.timestamp_millis());
     }

@@ -169,7 +169,8 @@ const MIRROR_LOCK: i64 = 0x6262_6175_6469_7402;
 /// Records per lake commit at most.
 const MIRROR_BATCH: i64 = 50_000;
 
-fn batch_of(records: &[Record]) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError> {
+/// Records as a batch of the lake's `audit_log` schema.
+pub fn batch_of(records: &[Record]) -> Result<arrow::array::RecordBatch, arrow::error::ArrowError> {
     use std::sync::Arc;
 
     use arrow::array::{ArrayRef, Int64Array, StringArray, TimestampMicrosecondArray};
@@ -264,6 +265,11 @@ pub async fn verify_lake(pool: &sqlx::PgPool, lake: &lake::Lake) -> anyhow::Resu
         }
     }
     Ok(v)
+}
+
+/// Records created in `[from, to)`, in order.
+pub async fn between(db: impl PgExecutor<'_>, from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>) -> sqlx::Result<Vec<Record>> {
+    sqlx::query_as("SELECT * FROM audit_log WHERE created_at >= $1 AND created_at < $2 ORDER BY seq").bind(from).bind(to).fetch_all(db).await
 }
 
 /// Records of one entity, oldest first.

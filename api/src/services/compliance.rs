@@ -112,3 +112,8 @@ pub async fn notify_reviewers(tx: &mut PgConnection, payload: &Value) -> sqlx::R
     }
     Ok(admins.len() as u64)
 }
+
+/// Events created in `[from, to)`, oldest first (with their evidence payloads).
+pub async fn between(db: impl PgExecutor<'_>, from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>) -> sqlx::Result<Vec<ComplianceEvent>> {
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM compliance_events WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, id")).bind(from).bind(to).fetch_all(db).await
+}

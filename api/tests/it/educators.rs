@@ -236,6 +236,23 @@ async fn roles_an_admin_sets_stay_and_the_audit_chain_names_an_edited_record(poo
     assert!(out.contains("audit trail in Postgres: 3 record(s) checked, the chain holds") && out.contains("audit trail in the lake: 2 record(s) checked, the chain holds"), "{out}");
     assert_eq!(api::services::audit::mirror(&pool, &lake).await.unwrap(), 1);
     assert_eq!(api::services::audit::verify_lake(&pool, &lake).await.unwrap().checked, 3);
+    // the audit package a regulator gets: records, events, a manifest whose hashes match the files
+    let pkg = dir.path().join("package");
+    let o = crate::bb_with(dir.path(), &["audit", "export", "--from", "2020-01-01", "--to", "2100-01-01", "--output", pkg.to_str().unwrap()], &env);
+    assert!(o.status.success() && crate::text(&o).contains("3 record(s)"), "{}", crate::text(&o));
+    let manifest: Value = serde_json::from_slice(&std::fs::read(pkg.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!((manifest["records"].as_i64(), manifest["firstSeq"].as_i64(), manifest["lastSeq"].as_i64()), (Some(3), Some(1), Some(3)), "{manifest}");
+    assert_eq!(manifest["chain"]["holds"], true);
+    let head: String = sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = 3").fetch_one(&pool).await.unwrap();
+    assert_eq!(manifest["lastHash"], head.as_str());
+    for f in manifest["files"].as_array().unwrap() {
+        let bytes = std::fs::read(pkg.join(f["name"].as_str().unwrap())).unwrap();
+        let digest: String = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes).as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(f["sha256"], digest.as_str(), "{f}");
+    }
+    let lines = std::fs::read_to_string(pkg.join("audit_log.jsonl")).unwrap();
+    let first: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    assert_eq!((lines.lines().count(), first["action"].as_str()), (3, Some("user.roles_changed")));
     sqlx::query("UPDATE audit_log SET after_json = '{\"visibility\":\"private\"}' WHERE seq = 2").execute(&pool).await.unwrap();
     let o = crate::bb_with(dir.path(), &["audit", "verify"], &env);
     assert_eq!(o.status.code(), Some(1), "{}", crate::text(&o));
