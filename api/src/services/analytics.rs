@@ -71,7 +71,8 @@ fn table(fields: Vec<Field>, columns: Vec<ArrayRef>) -> ApiResult<Arc<MemTable>>
 
 const QUERY: &str = "
 WITH paper AS (SELECT strategy_id, avg(return_pct) AS return_pct FROM paper_runs GROUP BY strategy_id),
-     metrics AS (SELECT run_id, sharpe, total_return_pct, max_drawdown_pct FROM backtest_metrics WHERE run_id IN (SELECT run_id FROM runs))
+     metrics AS (SELECT r.run_id, r.strategy_id, b.sharpe, b.total_return_pct, b.max_drawdown_pct
+                 FROM runs r JOIN backtest_metrics b ON b.run_id = r.run_id)
 SELECT m.user_id, m.email, m.display_name, c.template_id, c.template_title,
        count(DISTINCT c.strategy_id) AS clones_made,
        count(DISTINCT r.run_id) AS backtests_run,
@@ -84,7 +85,7 @@ SELECT m.user_id, m.email, m.display_name, c.template_id, c.template_title,
 FROM members m
 LEFT JOIN clones c ON c.user_id = m.user_id
 LEFT JOIN runs r ON r.strategy_id = c.strategy_id
-LEFT JOIN metrics bm ON bm.run_id = r.run_id
+LEFT JOIN metrics bm ON bm.run_id = r.run_id AND bm.strategy_id = c.strategy_id
 LEFT JOIN paper p ON p.strategy_id = c.strategy_id
 GROUP BY m.user_id, m.email, m.display_name, c.template_id, c.template_title, m.last_active_at
 ORDER BY m.email, c.template_title";
@@ -146,7 +147,6 @@ pub async fn cohort(pool: &PgPool, lake: &lake::Lake, user: &User, id: Uuid) -> 
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
-
     let ctx = query::session_with(lake, &query::Tables::none().latest(lake::LakeTable::BacktestMetrics)).await?;
     let s = |name: &str| Field::new(name, DataType::Utf8, true);
     ctx.register_table(
@@ -184,9 +184,14 @@ pub async fn cohort(pool: &PgPool, lake: &lake::Lake, user: &User, id: Uuid) -> 
             vec![strings(paper.iter().map(|p| Some(p.0.to_string())).collect()), Arc::new(Float64Array::from(paper.iter().map(|p| p.1).collect::<Vec<_>>()))],
         )?,
     )?;
+    if std::env::var_os("BB_DEBUG_PLAN").is_some() {
+        let b = ctx.sql(&format!("EXPLAIN ANALYZE {QUERY}")).await?.collect().await?;
+        eprintln!("{}", arrow::util::pretty::pretty_format_batches(&b).map(|d| d.to_string()).unwrap_or_default());
+    }
     let df = ctx.sql(QUERY).await?;
     let schema = Arc::new(df.schema().as_arrow().clone());
-    Ok(Rows { schema, batches: df.collect().await? })
+    let batches = df.collect().await?;
+    Ok(Rows { schema, batches })
 }
 
 /// The rows encoded in `format`.
