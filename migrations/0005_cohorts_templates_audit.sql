@@ -19,9 +19,14 @@ CREATE TABLE cohort_invites (
 );
 CREATE INDEX cohort_invites_email_idx ON cohort_invites (email);
 
+-- deleting a cohort keeps its templates (with their clones' attribution), seen by their educator only
 ALTER TABLE template_shares
     ADD COLUMN review_note     TEXT,
-    ADD COLUMN takedown_reason TEXT;
+    ADD COLUMN takedown_reason TEXT,
+    DROP CONSTRAINT template_shares_cohort_fkey,
+    ADD CONSTRAINT template_shares_cohort_fkey FOREIGN KEY (cohort_id) REFERENCES cohorts (id) ON DELETE SET NULL,
+    DROP CONSTRAINT template_shares_cohort_check,
+    ADD CONSTRAINT template_shares_cohort_check CHECK (audience_scope = 'cohort' OR cohort_id IS NULL);
 CREATE INDEX template_shares_educator_idx ON template_shares (educator_id, created_at DESC);
 
 ALTER TABLE strategies ADD COLUMN cloned_from_template_id UUID REFERENCES template_shares (id) ON DELETE SET NULL;

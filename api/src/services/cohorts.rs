@@ -117,7 +117,8 @@ pub async fn update(pool: &PgPool, user: &User, id: Uuid, n: Option<&str>, d: Op
     Ok(get(pool, id).await?.ok_or_else(|| not_found(id))?)
 }
 
-/// Deletes a cohort, its memberships, invites and cohort templates (strategies cloned from them stay).
+/// Deletes a cohort with its memberships and invites; its templates stay with their educator
+/// (seen by nobody else) and the strategies cloned from them keep their attribution.
 pub async fn delete(pool: &PgPool, user: &User, id: Uuid) -> ApiResult<()> {
     managed(pool, user, id).await?;
     sqlx::query("DELETE FROM cohorts WHERE id = $1").bind(id).execute(pool).await?;

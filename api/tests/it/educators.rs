@@ -117,6 +117,11 @@ async fn cohorts_invites_and_cohort_templates(pool: PgPool) {
     assert_eq!(call(&app, Method::GET, &format!("/api/v1/templates/{template}"), Some(&sam), None).await.status, StatusCode::NOT_FOUND);
     assert_eq!(call(&app, Method::GET, &format!("/api/v1/strategies/{strategy}"), Some(&sam), None).await.status, StatusCode::OK, "the clone stays");
     assert_eq!(count(&pool, "SELECT count(*) FROM audit_log WHERE action = 'template.published'").await, 1);
+    // deleting the cohort: its template stays with its educator only, clones keep their attribution
+    assert_eq!(call(&app, Method::DELETE, &format!("/api/v1/cohorts/{cohort}"), Some(&ed), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(call(&app, Method::GET, &format!("/api/v1/templates/{template}"), Some(&ed), None).await.status, StatusCode::OK);
+    assert_eq!(call(&app, Method::GET, &format!("/api/v1/templates/{template}"), Some(&una), None).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(count(&pool, "SELECT count(*) FROM strategies WHERE cloned_from_template_id IS NOT NULL").await, 1);
 }
 
 #[sqlx::test(migrator = "api::db::MIGRATOR")]

@@ -105,7 +105,8 @@ pub async fn update(State(state): State<AppState>, user: AuthUser, Path(id): Pat
     Ok(Json(service::update(&state.pool, &user, id, b.name.as_deref(), b.description.as_deref()).await?))
 }
 
-/// Deletes a cohort with its memberships, invites and cohort templates (clones stay with their owners).
+/// Deletes a cohort with its memberships and invites; its templates stay with you (seen by nobody
+/// else) and clones keep their attribution.
 #[utoipa::path(delete, path = "/api/v1/cohorts/{id}", tag = "cohorts", security(("bearer" = [])),
     responses((status = 204, description = "deleted"), (status = 403, description = "not an educator"), (status = 404, description = "no such cohort, or not yours")))]
 pub async fn remove(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
