@@ -3,7 +3,8 @@
 //! run, best and median Sharpe and best total return over their combinations, worst max drawdown,
 //! mean paper-trading return, last activity. DataFusion joins a snapshot of the cohort's Postgres
 //! rows (members, their clones, runs and paper trades) with the lake's `backtest_metrics`, read
-//! only for those runs: never another cohort's data.
+//! only for those runs: never another cohort's data. CSV and JSON can leave as a stream of batches
+//! ([`cohort_stream`], [`encode_chunk`]); Parquet is written whole.
 
 use std::sync::Arc;
 
@@ -107,8 +108,20 @@ impl Rows {
     }
 }
 
-/// The analytics rows of cohort `id` (its educator, or an admin).
+/// The analytics rows of cohort `id` (its educator, or an admin), all at once.
 pub async fn cohort(pool: &PgPool, lake: &lake::Lake, user: &User, id: Uuid) -> ApiResult<Rows> {
+    let df = cohort_frame(pool, lake, user, id).await?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    Ok(Rows { schema, batches: df.collect().await? })
+}
+
+/// The analytics rows of cohort `id` as a stream of batches, as DataFusion produces them.
+pub async fn cohort_stream(pool: &PgPool, lake: &lake::Lake, user: &User, id: Uuid) -> ApiResult<datafusion::physical_plan::SendableRecordBatchStream> {
+    Ok(cohort_frame(pool, lake, user, id).await?.execute_stream().await?)
+}
+
+/// The planned query over the cohort's rows (see the module).
+async fn cohort_frame(pool: &PgPool, lake: &lake::Lake, user: &User, id: Uuid) -> ApiResult<datafusion::prelude::DataFrame> {
     let c = cohorts::managed(pool, user, id).await?;
     // the Postgres side, read in one snapshot
     let mut tx = pool.begin().await?;
@@ -188,10 +201,32 @@ pub async fn cohort(pool: &PgPool, lake: &lake::Lake, user: &User, id: Uuid) -> 
         let b = ctx.sql(&format!("EXPLAIN ANALYZE {QUERY}")).await?.collect().await?;
         eprintln!("{}", arrow::util::pretty::pretty_format_batches(&b).map(|d| d.to_string()).unwrap_or_default());
     }
-    let df = ctx.sql(QUERY).await?;
-    let schema = Arc::new(df.schema().as_arrow().clone());
-    let batches = df.collect().await?;
-    Ok(Rows { schema, batches })
+    Ok(ctx.sql(QUERY).await?)
+}
+
+/// One batch of a streamed CSV or JSON body: CSV rows (with the header when `first`), or the
+/// batch's JSON objects comma-separated (the caller writes the array's brackets and the commas
+/// between chunks). Parquet is not streamed: its footer needs every row group first.
+pub fn encode_chunk(batch: &RecordBatch, format: Format, first: bool) -> ApiResult<Vec<u8>> {
+    let internal = |e: arrow::error::ArrowError| ApiError::Internal(e.into());
+    let mut out = Vec::new();
+    match format {
+        Format::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new().with_header(first).with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.6fZ".into()).build(&mut out);
+            w.write(batch).map_err(internal)?;
+        }
+        Format::Json => {
+            let mut w = arrow::json::ArrayWriter::new(&mut out);
+            w.write(batch).map_err(internal)?;
+            w.finish().map_err(internal)?;
+            // `[{...},{...}]` without its brackets
+            if out.len() >= 2 {
+                out = out[1..out.len() - 1].to_vec();
+            }
+        }
+        Format::Parquet => return Err(ApiError::Internal(anyhow::anyhow!("parquet is not streamed"))),
+    }
+    Ok(out)
 }
 
 /// The rows encoded in `format`.

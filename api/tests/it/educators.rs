@@ -326,6 +326,11 @@ async fn cohort_analytics_cover_the_cohorts_templates_and_nothing_else(pool: PgP
     assert_eq!(&r.1[..4], b"PAR1");
     assert_eq!(call(&app, Method::GET, &format!("/api/v1/cohorts/{}/analytics", cohorts[0]), Some(&other_ed), None).await.status, StatusCode::NOT_FOUND);
     assert_eq!(call(&app, Method::GET, &format!("/api/v1/cohorts/{}/analytics?format=xls", cohorts[0]), Some(&ed), None).await.status, StatusCode::BAD_REQUEST);
+    // a cohort without members: the CSV header alone, an empty JSON array
+    let empty = call(&app, Method::POST, "/api/v1/cohorts", Some(&ed), Some(json!({"name": "empty"}))).await.body["id"].as_str().unwrap().to_string();
+    let r = crate::http::call_raw(&app, &format!("/api/v1/cohorts/{empty}/analytics"), &ed).await;
+    assert_eq!(String::from_utf8_lossy(&r.1).lines().collect::<Vec<_>>().len(), 1, "{:?}", String::from_utf8_lossy(&r.1));
+    assert_eq!(call(&app, Method::GET, &format!("/api/v1/cohorts/{empty}/analytics?format=json"), Some(&ed), None).await.body, json!([]));
 
     // bb export cohort: the same rows from the shell
     let name: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await.unwrap();

@@ -39,11 +39,42 @@ pub struct AnalyticsQuery {
     responses((status = 200, description = "the rows as CSV, JSON (an array of objects) or Parquet", content_type = "text/csv"),
         (status = 400, description = "an unknown format"), (status = 403, description = "not an educator"), (status = 404, description = "no such cohort, or not yours")))]
 pub async fn analytics(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>, Query(q): Query<AnalyticsQuery>) -> ApiResult<impl IntoResponse> {
+    use futures::StreamExt;
     let format: Format = q.format.as_deref().unwrap_or("csv").parse().map_err(ApiError::BadRequest)?;
-    let rows = analytics::cohort(&state.pool, &state.lake, &user, id).await?;
-    let body = analytics::encode(&rows, format)?;
     let disposition = format!("attachment; filename=\"cohort-{id}.{}\"", format.extension());
-    Ok(([(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)], body))
+    let headers = [(header::CONTENT_TYPE, format.content_type().to_string()), (header::CONTENT_DISPOSITION, disposition)];
+    if format == Format::Parquet {
+        let rows = analytics::cohort(&state.pool, &state.lake, &user, id).await?;
+        return Ok((headers, axum::body::Body::from(analytics::encode(&rows, format)?)));
+    }
+    // CSV and JSON leave as DataFusion produces the rows
+    let rows = analytics::cohort_stream(&state.pool, &state.lake, &user, id).await?;
+    let header_line = rows.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>().join(",") + "\n";
+    let sent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (sent_in, sent_end) = (sent.clone(), sent);
+    let body = rows.map(move |batch| -> Result<Vec<u8>, std::io::Error> {
+        let batch = batch.map_err(std::io::Error::other)?;
+        if batch.num_rows() == 0 {
+            return Ok(Vec::new());
+        }
+        let before = sent_in.swap(true, std::sync::atomic::Ordering::Relaxed);
+        let mut chunk = analytics::encode_chunk(&batch, format, !before).map_err(std::io::Error::other)?;
+        if format == Format::Json && before {
+            chunk.insert(0, b',');
+        }
+        Ok(chunk)
+    });
+    let open = futures::stream::once(async move { Ok(if format == Format::Json { b"[".to_vec() } else { Vec::new() }) });
+    let end = futures::stream::once(async move {
+        let any = sent_end.load(std::sync::atomic::Ordering::Relaxed);
+        Ok(match format {
+            Format::Json => b"]".to_vec(),
+            _ if !any => header_line.into_bytes(),
+            _ => Vec::new(),
+        })
+    });
+    let stream = open.chain(body).chain(end);
+    Ok((headers, axum::body::Body::from_stream(stream)))
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
