@@ -58,7 +58,7 @@ pub enum Command {
     Worker(worker::WorkerCmd),
     /// Exports for educators: `cohort ID` writes a cohort's analytics as CSV, JSON or Parquet.
     Export(export::ExportArgs),
-    /// The audit trail of compliance decisions: `verify` checks its hash chain.
+    /// The audit trail of compliance decisions: `verify` checks its hash chain, `export` writes a period's package.
     Audit(audit::AuditArgs),
     /// Paper trading from the shell: start, ls, show, pause, resume, stop, replay candles through a run.
     Paper(paper::PaperArgs),
@@ -68,7 +68,7 @@ pub enum Command {
     Token(token::TokenArgs),
     /// Start or stop the private PostgreSQL cluster.
     Postgres(postgres::PostgresArgs),
-    /// Run the main job on embedded defaults: sample data into a local lake, a backtest and a sweep, then a backtest through the API, its queue and worker.
+    /// Run the main job on embedded defaults: sample data into a local lake, a backtest and a sweep, then a backtest through the API, its queue and worker, and a paper trade fed a replayed day.
     Demo(demo::DemoArgs),
 }
 
