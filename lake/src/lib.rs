@@ -25,7 +25,7 @@ mod timeframe;
 
 pub use config::{LakeConfig, LakeRoot};
 pub use error::{Error, Result};
-pub use lake::{Lake, TableInfo, VersionWatch};
+pub use lake::{get_file, put_files, Lake, TableInfo, VersionWatch};
 pub use live::LiveTable;
 pub use maintenance::CompactOutcome;
 pub use market::{canonical_exchange, canonical_symbol, Market, Span, DEFAULT_EXCHANGE};

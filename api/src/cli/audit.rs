@@ -31,9 +31,10 @@ pub enum AuditCommand {
         /// End (RFC 3339 or YYYY-MM-DD), exclusive.
         #[arg(long, value_parser = super::paper::parse_time)]
         to: i64,
-        /// Folder to write (created if missing).
+        /// Folder (created if missing) or object-store prefix (`s3://bucket/prefix`, configured by the
+        /// AWS_* environment like the lake) to write the package to.
         #[arg(long)]
-        output: std::path::PathBuf,
+        output: String,
     },
 }
 
@@ -112,18 +113,18 @@ fn events_batch(events: &[crate::services::compliance::ComplianceEvent]) -> anyh
     )?)
 }
 
-/// Writes the audit package of `[from, to)` (ms) into `dir`.
-async fn export(pool: &sqlx::PgPool, from: i64, to: i64, dir: &std::path::Path) -> anyhow::Result<ExitCode> {
+/// Writes the audit package of `[from, to)` (ms) under `dir` (a folder or an object-store prefix).
+async fn export(pool: &sqlx::PgPool, from: i64, to: i64, dir: &str) -> anyhow::Result<ExitCode> {
     let (from, to) = (crate::services::paper_trades::runs::ms_time(from), crate::services::paper_trades::runs::ms_time(to));
     anyhow::ensure!(to > from, "--to must be after --from");
     let chain = audit::verify(pool).await?;
     let records = audit::between(pool, from, to).await?;
     let events = crate::services::compliance::between(pool, from, to).await?;
-    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-    let mut files = Vec::new();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut listed = Vec::new();
     let mut put = |name: &str, bytes: Vec<u8>, rows: usize| -> anyhow::Result<()> {
-        std::fs::write(dir.join(name), &bytes)?;
-        files.push(serde_json::json!({"name": name, "rows": rows, "bytes": bytes.len(), "sha256": sha256_hex(&bytes)}));
+        listed.push(serde_json::json!({"name": name, "rows": rows, "bytes": bytes.len(), "sha256": sha256_hex(&bytes)}));
+        files.push((name.to_string(), bytes));
         Ok(())
     };
     let lines = |values: Vec<serde_json::Value>| values.iter().map(|v| format!("{v}\n")).collect::<String>().into_bytes();
@@ -137,10 +138,11 @@ async fn export(pool: &sqlx::PgPool, from: i64, to: i64, dir: &std::path::Path) 
         "firstPrevHash": records.first().map(|r| r.prev_hash.clone()), "lastHash": records.last().map(|r| r.hash.clone()),
         "hashRule": "hash = sha256(prev_hash || canonical JSON of {seq, actor, action, entityType, entityId, before, after, requestId, createdAt}); keys sorted, no spaces, createdAt RFC 3339 UTC with microseconds",
         "chain": {"recordsChecked": chain.checked, "holds": chain.first_break.is_none(), "head": chain.head, "firstBreak": chain.first_break.as_ref().map(|b| b.0)},
-        "complianceEvents": events.len(), "files": files,
+        "complianceEvents": events.len(), "files": listed,
     });
-    std::fs::write(dir.join("manifest.json"), serde_json::to_string_pretty(&manifest)?)?;
+    files.push(("manifest.json".into(), serde_json::to_string_pretty(&manifest)?.into_bytes()));
+    lake::put_files(&lake::LakeConfig::new(dir).with_aws_env(), &files).await.map_err(|e| anyhow::anyhow!("cannot write the package to {dir}: {e}"))?;
     println!("audit package of {} → {}: {} record(s), {} compliance event(s), chain {} ({} record(s) checked), written to {}",
-        from.to_rfc3339(), to.to_rfc3339(), records.len(), events.len(), if chain.first_break.is_none() { "holds" } else { "BROKEN" }, chain.checked, dir.display());
+        from.to_rfc3339(), to.to_rfc3339(), records.len(), events.len(), if chain.first_break.is_none() { "holds" } else { "BROKEN" }, chain.checked, dir);
     Ok(if chain.first_break.is_none() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }

@@ -258,6 +258,17 @@ async fn roles_an_admin_sets_stay_and_the_audit_chain_names_an_edited_record(poo
     let lines = std::fs::read_to_string(pkg.join("audit_log.jsonl")).unwrap();
     let first: Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
     assert_eq!((lines.lines().count(), first["action"].as_str()), (3, Some("user.roles_changed")));
+    // the same package to an S3 bucket (a real S3-compatible server on loopback)
+    let moto = crate::s3::Moto::start().await;
+    moto.bucket("audit").await;
+    let mut s3_env: Vec<(&str, String)> = moto.env();
+    s3_env.push(("DATABASE_URL", url.to_string()));
+    let s3_env: Vec<(&str, &str)> = s3_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let o = crate::bb_with(dir.path(), &["audit", "export", "--from", "2020-01-01", "--to", "2100-01-01", "--output", "s3://audit/2026/q4"], &s3_env);
+    assert!(o.status.success(), "{}", crate::text(&o));
+    let remote: Value = serde_json::from_slice(&moto.get("audit", "2026/q4/manifest.json").await).unwrap();
+    assert_eq!((remote["records"].as_i64(), remote["lastHash"].as_str()), (Some(3), Some(head.as_str())), "{remote}");
+    assert_eq!(moto.get("audit", "2026/q4/audit_log.jsonl").await, std::fs::read(pkg.join("audit_log.jsonl")).unwrap());
     sqlx::query("UPDATE audit_log SET after_json = '{\"visibility\":\"private\"}' WHERE seq = 2").execute(&pool).await.unwrap();
     let o = crate::bb_with(dir.path(), &["audit", "verify"], &env);
     assert_eq!(o.status.code(), Some(1), "{}", crate::text(&o));

@@ -8,6 +8,7 @@ mod jobs;
 mod layers;
 mod model;
 mod paper;
+mod s3;
 mod sqlwire;
 
 use std::path::{Path, PathBuf};
