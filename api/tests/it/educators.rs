@@ -178,6 +178,11 @@ async fn public_templates_wait_for_review_and_takedowns_hide_them(pool: PgPool) 
     assert_eq!(call(&app, Method::GET, &format!("/api/v1/templates/{first}"), Some(&student), None).await.body["cloneCount"], 50);
     let r = call(&app, Method::GET, "/api/v1/templates?sort=most_cloned", Some(&student), None).await;
     assert_eq!(r.body["items"][0]["id"], first.as_str());
+    let ed_id = me(&app, &ed).await["id"].as_str().unwrap().to_string();
+    for (query, n) in [("q=trend%20course", 1), ("q=nothing-like-it", 0), (&*format!("educator={ed_id}"), 1), (&*format!("educator={}", uuid::Uuid::new_v4()), 0)] {
+        let r = call(&app, Method::GET, &format!("/api/v1/templates?{query}"), Some(&student), None).await;
+        assert_eq!(r.body["items"].as_array().unwrap().len(), n, "{query}: {}", r.body);
+    }
 
     // disclaimers changed: a disclosure event and an audit record
     let r = call(&app, Method::PATCH, &format!("/api/v1/templates/{first}"), Some(&ed), Some(json!({"metadata": {"description": "d", "disclaimers": ["New risk wording."]}}))).await;
