@@ -10,6 +10,7 @@ pub mod page;
 pub mod params;
 pub mod request_id;
 pub mod routes;
+pub mod sse;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method};

@@ -2,12 +2,9 @@
 //! from the lake, an equity chart, side-by-side comparison, and progress as Server-Sent Events.
 //! A run is visible to its owner (and admins) only; anyone else gets a 404.
 
-use std::convert::Infallible;
-use std::time::Duration;
-
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::sse::{Event as SseEvent, Sse};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -24,6 +21,7 @@ use crate::http::extract::AuthUser;
 use crate::http::json::ApiJson;
 use crate::http::page::{self, Page};
 use crate::http::params;
+use crate::http::sse::{self, Snapshot};
 use crate::model::RunStatus;
 use crate::services::backtests::{self as service, runs, BacktestRequest, Comparison, EquityPoint, Run, TradeRow};
 use crate::state::AppState;
@@ -220,62 +218,24 @@ fn run_event(run: &Run) -> Value {
         "startedAt": run.started_at, "finishedAt": run.finished_at})
 }
 
-struct RunStream {
-    state: AppState,
-    id: Uuid,
-    rx: tokio::sync::broadcast::Receiver<crate::events::Event>,
-    tick: tokio::time::Interval,
-    last: Option<(RunStatus, f64, Option<Value>)>,
-    first: bool,
-    done: bool,
-}
-
-async fn next_run_event(mut s: RunStream) -> Option<(Result<SseEvent, Infallible>, RunStream)> {
-    use tokio::sync::broadcast::error::RecvError;
-    if s.done {
-        return None;
-    }
-    loop {
-        if s.first {
-            s.first = false;
-        } else {
-            tokio::select! {
-                r = s.rx.recv() => match r {
-                    Ok(e) if e.kind == Kind::Run && e.id == s.id => {}
-                    Ok(_) => continue,
-                    Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return None,
-                },
-                _ = s.tick.tick() => {}
-            }
-        }
-        let run = match runs::get(&s.state.pool, s.id).await {
-            Ok(Some(r)) => r,
-            _ => return None,
-        };
-        let key = (run.status, run.progress, run.progress_detail.clone());
-        if s.last.as_ref() == Some(&key) {
-            continue;
-        }
-        let status_changed = s.last.as_ref().is_none_or(|l| l.0 != run.status);
-        s.last = Some(key);
-        s.done = run.status.is_final();
-        let event = SseEvent::default().event(if status_changed { "status" } else { "progress" }).json_data(run_event(&run)).ok()?;
-        return Some((Ok(event), s));
-    }
-}
-
 /// Server-Sent Events of a run: `status` on each status change (the first event is the current
 /// state) and `progress` as it advances (`progressDetail`: phase, bars processed of total,
 /// combinations done). The stream ends after the run succeeds or fails.
 #[utoipa::path(get, path = "/api/v1/backtests/{id}/events", tag = "backtests", security(("bearer" = [])),
     responses((status = 200, content_type = "text/event-stream", description = "events `status` and `progress`, data as JSON"), (status = 404, description = "no such run, or not yours")))]
-pub async fn events(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
+pub async fn events(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, std::convert::Infallible>>>> {
     service::visible(&state.pool, &user, id).await?;
-    let rx = state.events.subscribe();
-    let mut tick = tokio::time::interval(Duration::from_secs(2));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    tick.reset();
-    let s = RunStream { state, id, rx, tick, last: None, first: true, done: false };
-    Ok(Sse::new(futures::stream::unfold(s, next_run_event)).keep_alive(KeepAlive::default()))
+    let pool = state.pool.clone();
+    Ok(sse::watch(&state, Kind::Run, id, "progress", move |id| {
+        let pool = pool.clone();
+        async move {
+            let run = runs::get(&pool, id).await.ok()??;
+            Some(Snapshot {
+                status: run.status.to_string(),
+                key: json!([run.status, run.progress, run.progress_detail]),
+                data: run_event(&run),
+                done: run.status.is_final(),
+            })
+        }
+    }))
 }
