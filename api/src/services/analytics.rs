@@ -204,9 +204,14 @@ async fn cohort_frame(pool: &PgPool, lake: &lake::Lake, user: &User, id: Uuid) -
     Ok(ctx.sql(QUERY).await?)
 }
 
-/// One batch of a streamed CSV or JSON body: CSV rows (with the header when `first`), or the
-/// batch's JSON objects comma-separated (the caller writes the array's brackets and the commas
-/// between chunks). Parquet is not streamed: its footer needs every row group first.
+/// What a CSV or JSON body starts with: `[` for JSON's array.
+pub fn head(format: Format) -> Vec<u8> {
+    if format == Format::Json { b"[".to_vec() } else { Vec::new() }
+}
+
+/// One batch of a CSV or JSON body: CSV rows (with the header line before the first batch), or
+/// the batch's JSON objects (after a comma unless first). Parquet is not written in pieces: its
+/// footer needs every row group first.
 pub fn encode_chunk(batch: &RecordBatch, format: Format, first: bool) -> ApiResult<Vec<u8>> {
     let internal = |e: arrow::error::ArrowError| ApiError::Internal(e.into());
     let mut out = Vec::new();
@@ -219,49 +224,43 @@ pub fn encode_chunk(batch: &RecordBatch, format: Format, first: bool) -> ApiResu
             let mut w = arrow::json::ArrayWriter::new(&mut out);
             w.write(batch).map_err(internal)?;
             w.finish().map_err(internal)?;
-            // `[{...},{...}]` without its brackets
-            if out.len() >= 2 {
-                out = out[1..out.len() - 1].to_vec();
+            // `[{...},{...}]` without its brackets, after a comma when objects came before
+            out = if out.len() >= 2 { out[1..out.len() - 1].to_vec() } else { Vec::new() };
+            if !first {
+                out.insert(0, b',');
             }
         }
-        Format::Parquet => return Err(ApiError::Internal(anyhow::anyhow!("parquet is not streamed"))),
+        Format::Parquet => return Err(ApiError::Internal(anyhow::anyhow!("parquet is not written in pieces"))),
     }
     Ok(out)
 }
 
+/// What a CSV or JSON body ends with: `]` for JSON's array; for CSV without any row, the header line.
+pub fn tail(format: Format, schema: &arrow::datatypes::Schema, any_rows: bool) -> Vec<u8> {
+    match format {
+        Format::Json => b"]".to_vec(),
+        _ if !any_rows => (schema.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(",") + "\n").into_bytes(),
+        _ => Vec::new(),
+    }
+}
+
 /// The rows encoded in `format`.
 pub fn encode(rows: &Rows, format: Format) -> ApiResult<Vec<u8>> {
-    let batches = &rows.batches;
-    let internal = |e: Box<dyn std::error::Error + Send + Sync>| ApiError::Internal(anyhow::anyhow!(e));
-    let mut out = Vec::new();
-    match format {
-        Format::Csv => {
-            if batches.is_empty() {
-                let names: Vec<&str> = rows.schema.fields().iter().map(|f| f.name().as_str()).collect();
-                out.extend_from_slice(format!("{}\n", names.join(",")).as_bytes());
-            }
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).with_timestamp_tz_format("%Y-%m-%dT%H:%M:%S%.6fZ".into()).build(&mut out);
-            for b in batches {
-                w.write(b).map_err(|e| internal(e.into()))?;
-            }
+    let batches: Vec<&RecordBatch> = rows.batches.iter().filter(|b| b.num_rows() > 0).collect();
+    if format == Format::Parquet {
+        let internal = |e: datafusion::parquet::errors::ParquetError| ApiError::Internal(e.into());
+        let mut out = Vec::new();
+        let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut out, rows.schema.clone(), None).map_err(internal)?;
+        for b in batches {
+            w.write(b).map_err(internal)?;
         }
-        Format::Json => {
-            let mut w = arrow::json::ArrayWriter::new(&mut out);
-            for b in batches {
-                w.write(b).map_err(|e| internal(e.into()))?;
-            }
-            w.finish().map_err(|e| internal(e.into()))?;
-            if out.is_empty() {
-                out.extend_from_slice(b"[]");
-            }
-        }
-        Format::Parquet => {
-            let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(&mut out, rows.schema.clone(), None).map_err(|e| internal(e.into()))?;
-            for b in batches {
-                w.write(b).map_err(|e| internal(e.into()))?;
-            }
-            w.close().map_err(|e| internal(e.into()))?;
-        }
+        w.close().map_err(internal)?;
+        return Ok(out);
     }
+    let mut out = head(format);
+    for (k, b) in batches.iter().enumerate() {
+        out.extend(encode_chunk(b, format, k == 0)?);
+    }
+    out.extend(tail(format, &rows.schema, !batches.is_empty()));
     Ok(out)
 }

@@ -49,7 +49,7 @@ pub async fn analytics(State(state): State<AppState>, user: AuthUser, Path(id): 
     }
     // CSV and JSON leave as DataFusion produces the rows
     let rows = analytics::cohort_stream(&state.pool, &state.lake, &user, id).await?;
-    let header_line = rows.schema().fields().iter().map(|f| f.name().clone()).collect::<Vec<_>>().join(",") + "\n";
+    let schema = rows.schema();
     let sent = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let (sent_in, sent_end) = (sent.clone(), sent);
     let body = rows.map(move |batch| -> Result<Vec<u8>, std::io::Error> {
@@ -57,22 +57,11 @@ pub async fn analytics(State(state): State<AppState>, user: AuthUser, Path(id): 
         if batch.num_rows() == 0 {
             return Ok(Vec::new());
         }
-        let before = sent_in.swap(true, std::sync::atomic::Ordering::Relaxed);
-        let mut chunk = analytics::encode_chunk(&batch, format, !before).map_err(std::io::Error::other)?;
-        if format == Format::Json && before {
-            chunk.insert(0, b',');
-        }
-        Ok(chunk)
+        let first = !sent_in.swap(true, std::sync::atomic::Ordering::Relaxed);
+        analytics::encode_chunk(&batch, format, first).map_err(std::io::Error::other)
     });
-    let open = futures::stream::once(async move { Ok(if format == Format::Json { b"[".to_vec() } else { Vec::new() }) });
-    let end = futures::stream::once(async move {
-        let any = sent_end.load(std::sync::atomic::Ordering::Relaxed);
-        Ok(match format {
-            Format::Json => b"]".to_vec(),
-            _ if !any => header_line.into_bytes(),
-            _ => Vec::new(),
-        })
-    });
+    let open = futures::stream::once(async move { Ok(analytics::head(format)) });
+    let end = futures::stream::once(async move { Ok(analytics::tail(format, &schema, sent_end.load(std::sync::atomic::Ordering::Relaxed))) });
     let stream = open.chain(body).chain(end);
     Ok((headers, axum::body::Body::from_stream(stream)))
 }
