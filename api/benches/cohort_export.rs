@@ -6,10 +6,11 @@
 //!
 //! `cargo bench -p api --bench cohort_export [-- MEMBERS RUNS_EACH]`
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Instant;
 
-use api::model::{PlanTier, Role};
 use api::services::analytics::{self, Format};
 use api::services::users::User;
 use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
@@ -53,17 +54,7 @@ fn metrics(runs: &[Uuid]) -> anyhow::Result<RecordBatch> {
 
 async fn bench(members: usize, each: usize) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let (url, _cluster) = match std::env::var("DATABASE_URL") {
-        Ok(u) => (u, None),
-        Err(_) => {
-            let c = api::pg::PrivateCluster::start(&tmp.path().join("pg"))?;
-            c.ensure_database("bench")?;
-            (c.url("bench"), Some(c))
-        }
-    };
-    let pool = api::db::connect(&url).await?;
-    api::db::migrate(&pool).await?;
-    let lake = lake::Lake::new(lake::LakeConfig::new(tmp.path().join("lake").display().to_string()))?;
+    let (pool, lake, _cluster) = common::setup(tmp.path()).await?;
     let graph: serde_json::Value = serde_json::from_str(include_str!("../../sample/sma_cross.json"))?;
 
     let setup = Instant::now();
@@ -116,7 +107,7 @@ async fn bench(members: usize, each: usize) -> anyhow::Result<()> {
     lake.append(lake::LakeTable::BacktestMetrics, vec![metrics(&runs)?]).await?;
     println!("cohort export: {members} members × {each} backtests ({} runs) set up in {:.1} s", runs.len(), setup.elapsed().as_secs_f64());
 
-    let operator = User { id: Uuid::nil(), email: None, display_name: "bench".into(), roles: vec![Role::Admin], plan_tier: PlanTier::Educator, created_at: chrono::Utc::now(), last_active_at: None };
+    let operator = User::operator("bench");
     for format in [Format::Csv, Format::Parquet] {
         let mut times = Vec::new();
         let mut size = (0, 0);

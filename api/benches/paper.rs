@@ -6,6 +6,8 @@
 //!
 //! `cargo bench -p api --bench paper [-- RUNS]` (scripts/bench.sh runs it with the others).
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -23,17 +25,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn bench(n: usize) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let (url, _cluster) = match std::env::var("DATABASE_URL") {
-        Ok(u) => (u, None),
-        Err(_) => {
-            let c = api::pg::PrivateCluster::start(&tmp.path().join("pg"))?;
-            c.ensure_database("bench")?;
-            (c.url("bench"), Some(c))
-        }
-    };
-    let pool = api::db::connect(&url).await?;
-    api::db::migrate(&pool).await?;
-    let lake = lake::Lake::new(lake::LakeConfig::new(tmp.path().join("lake").display().to_string()))?;
+    let (pool, lake, _cluster) = common::setup(tmp.path()).await?;
     let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../sample/BTC_USDT-1h.json.gz");
     let mut candles = pipelines::paper::read_candles(&lake, &Market::new("binance", "BTCUSDT", Timeframe::parse("1h")?)?, lake::Span::ALL).await?;
     if candles.is_empty() {

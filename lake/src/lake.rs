@@ -213,21 +213,25 @@ impl VersionWatch {
     }
 }
 
+/// The object store rooted at `config`'s folder or prefix (a local folder is created).
+fn store_under(config: &LakeConfig) -> Result<Arc<dyn deltalake::ObjectStore>> {
+    use deltalake::logstore::LogStore as _;
+    let url = match config.root()? {
+        LakeRoot::Local(dir) => {
+            std::fs::create_dir_all(&dir).map_err(|e| Error::InvalidUri { uri: dir.display().to_string(), reason: format!("cannot create the folder: {e}") })?;
+            url::Url::from_directory_path(&dir).map_err(|_| Error::InvalidUri { uri: dir.display().to_string(), reason: "not an absolute folder".into() })?
+        }
+        _ => url::Url::parse(&format!("{}/", config.uri.trim().trim_end_matches('/'))).map_err(|e| Error::InvalidUri { uri: config.uri.clone(), reason: e.to_string() })?,
+    };
+    Ok(DeltaTableBuilder::from_url(url)?.with_storage_options(config.storage_options.clone()).build_storage()?.object_store(None))
+}
+
 /// Writes files under a folder or object-store prefix (`s3://bucket/prefix`, configured like the
 /// lake by `config`'s storage options): `name` is each file's path below it. For packages that
 /// leave the platform (an audit export), not for tables.
 pub async fn put_files(config: &LakeConfig, files: &[(String, Vec<u8>)]) -> Result<()> {
     use deltalake::logstore::object_store::ObjectStoreExt as _;
-    use deltalake::logstore::LogStore as _;
-    let root = config.root()?;
-    if let LakeRoot::Local(dir) = &root {
-        std::fs::create_dir_all(dir).map_err(|e| Error::InvalidUri { uri: dir.display().to_string(), reason: format!("cannot create the folder: {e}") })?;
-    }
-    let url = match &root {
-        LakeRoot::Local(dir) => url::Url::from_directory_path(dir).map_err(|_| Error::InvalidUri { uri: dir.display().to_string(), reason: "not an absolute folder".into() })?,
-        _ => url::Url::parse(&format!("{}/", config.uri.trim().trim_end_matches('/'))).map_err(|e| Error::InvalidUri { uri: config.uri.clone(), reason: e.to_string() })?,
-    };
-    let store = DeltaTableBuilder::from_url(url)?.with_storage_options(config.storage_options.clone()).build_storage()?.object_store(None);
+    let store = store_under(config)?;
     for (name, bytes) in files {
         store.put(&deltalake::Path::from(name.as_str()), bytes.clone().into()).await.map_err(deltalake::DeltaTableError::from)?;
     }
@@ -237,12 +241,6 @@ pub async fn put_files(config: &LakeConfig, files: &[(String, Vec<u8>)]) -> Resu
 /// Reads one file written by [`put_files`] under the same folder or prefix.
 pub async fn get_file(config: &LakeConfig, name: &str) -> Result<Vec<u8>> {
     use deltalake::logstore::object_store::ObjectStoreExt as _;
-    use deltalake::logstore::LogStore as _;
-    let url = match config.root()? {
-        LakeRoot::Local(dir) => url::Url::from_directory_path(&dir).map_err(|_| Error::InvalidUri { uri: dir.display().to_string(), reason: "not an absolute folder".into() })?,
-        _ => url::Url::parse(&format!("{}/", config.uri.trim().trim_end_matches('/'))).map_err(|e| Error::InvalidUri { uri: config.uri.clone(), reason: e.to_string() })?,
-    };
-    let store = DeltaTableBuilder::from_url(url)?.with_storage_options(config.storage_options.clone()).build_storage()?.object_store(None);
-    let got = store.get(&deltalake::Path::from(name)).await.map_err(deltalake::DeltaTableError::from)?;
+    let got = store_under(config)?.get(&deltalake::Path::from(name)).await.map_err(deltalake::DeltaTableError::from)?;
     Ok(got.bytes().await.map_err(deltalake::DeltaTableError::from)?.to_vec())
 }

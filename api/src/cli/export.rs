@@ -10,7 +10,6 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 
 use super::global::GlobalArgs;
-use crate::model::{PlanTier, Role};
 use crate::services::analytics::{self, Format};
 use crate::services::users::User;
 
@@ -41,7 +40,7 @@ pub enum ExportCommand {
 pub async fn run(global: &GlobalArgs, args: ExportArgs) -> anyhow::Result<ExitCode> {
     let lake = global.open_lake()?;
     let (pool, cluster) = args.database.open(&global.data_dir).await?;
-    let operator = User { id: uuid::Uuid::nil(), email: None, display_name: "bb export".into(), roles: vec![Role::Admin], plan_tier: PlanTier::Educator, created_at: chrono::Utc::now(), last_active_at: None };
+    let operator = User::operator("bb export");
     let ExportCommand::Cohort { id, format, output } = args.command;
     let started = Instant::now();
     let rows = analytics::cohort(&pool, &lake, &operator, id).await.map_err(|e| anyhow::anyhow!("{e}"))?;

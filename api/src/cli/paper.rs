@@ -15,7 +15,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::global::GlobalArgs;
-use crate::model::{PaperStatus, Role};
+use crate::model::PaperStatus;
 use crate::services::paper_trades::{self as service, runs, AlertConfig, NewPaperRun, PaperRun, RunnerCache, Schedule};
 use crate::services::users::{self, User};
 
@@ -139,11 +139,6 @@ pub(super) fn parse_time(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("'{s}': expected RFC 3339 (2021-03-01T00:00:00Z) or a date (2021-03-01)"))
 }
 
-/// The operator `bb paper` acts as: an admin (it holds the database anyway).
-fn operator() -> User {
-    User { id: Uuid::nil(), email: None, display_name: "bb paper".into(), roles: vec![Role::Admin], plan_tier: crate::model::PlanTier::Educator, created_at: chrono::Utc::now(), last_active_at: None }
-}
-
 async fn user_by_email(pool: &PgPool, email: &str) -> anyhow::Result<User> {
     let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM users WHERE lower(email) = lower($1)").bind(email.trim()).fetch_optional(pool).await?;
     let id = id.with_context(|| format!("no user with e-mail {email} (a user appears once they sign in to the API)"))?;
@@ -180,7 +175,7 @@ pub async fn run(global: &GlobalArgs, args: PaperArgs) -> anyhow::Result<ExitCod
 
 async fn dispatch(pool: &PgPool, lake: &lake::Lake, command: PaperCommand) -> anyhow::Result<ExitCode> {
     let cache = RunnerCache::default();
-    let admin = operator();
+    let admin = User::operator("bb paper");
     match command {
         PaperCommand::Start(a) => {
             let owner: Option<Uuid> = sqlx::query_scalar("SELECT s.owner_id FROM strategy_versions v JOIN strategies s ON s.id = v.strategy_id WHERE v.id = $1")

@@ -85,6 +85,17 @@ async fn start_points(lake: &lake::Lake, market: &Market, start_at: Option<i64>)
     Ok((first, last + 1))
 }
 
+/// Fails with `quota_exceeded` unless `user` may have one more active or scheduled run; the user
+/// row stays locked until the caller's transaction ends, so concurrent starts count each other.
+async fn check_room(tx: &mut sqlx::PgConnection, user: Uuid) -> ApiResult<()> {
+    let used = runs::lock_user_count(tx, user).await?;
+    let (plan, limit) = quotas::limit(&mut *tx, user, QuotaMetric::PaperTrades).await?;
+    match limit.filter(|l| used >= *l) {
+        Some(l) => Err(OverQuota { metric: QuotaMetric::PaperTrades, plan, limit: l, window_end: chrono::Utc::now() }.into()),
+        None => Ok(()),
+    }
+}
+
 /// Starts a run for `user` (see the module's rules); it trades from its first tick, queued now.
 pub async fn create(pool: &PgPool, lake: &lake::Lake, user: &User, req: &NewPaperRun) -> ApiResult<PaperRun> {
     let s = &req.schedule;
@@ -124,11 +135,7 @@ pub async fn create(pool: &PgPool, lake: &lake::Lake, user: &User, req: &NewPape
     let (origin, trade_from) = start_points(lake, &market, s.start_at.map(|t| t.timestamp_millis())).await?;
 
     let mut tx = pool.begin().await?;
-    let used = runs::lock_user_count(&mut tx, user.id).await?;
-    let (plan, limit) = quotas::limit(&mut *tx, user.id, QuotaMetric::PaperTrades).await?;
-    if let Some(l) = limit.filter(|l| used >= *l) {
-        return Err(OverQuota { metric: QuotaMetric::PaperTrades, plan, limit: l, window_end: chrono::Utc::now() }.into());
-    }
+    check_room(&mut tx, user.id).await?;
     let id = runs::insert(&mut tx, &NewRun { user: user.id, strategy_version: req.strategy_version_id, schedule: s, alerts: &req.alert_config, origin, trade_from }).await?;
     tick::enqueue(&mut tx, id).await?;
     let run = runs::get(&mut *tx, id).await?.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("run vanished")))?;
@@ -172,11 +179,7 @@ pub async fn set_status(pool: &PgPool, lake: &lake::Lake, cache: &RunnerCache, u
         PaperStatus::Active => {
             if run.status == PaperStatus::Paused {
                 let mut tx = pool.begin().await?;
-                let used = runs::lock_user_count(&mut tx, run.user_id).await?;
-                let (plan, limit) = quotas::limit(&mut *tx, run.user_id, QuotaMetric::PaperTrades).await?;
-                if let Some(l) = limit.filter(|l| used >= *l) {
-                    return Err(OverQuota { metric: QuotaMetric::PaperTrades, plan, limit: l, window_end: chrono::Utc::now() }.into());
-                }
+                check_room(&mut tx, run.user_id).await?;
                 sqlx::query("UPDATE paper_trade_runs SET status = CASE WHEN bars_seen > 0 THEN 'active' ELSE 'scheduled' END, updated_at = now() WHERE id = $1 AND status = 'paused'")
                     .bind(id)
                     .execute(&mut *tx)
