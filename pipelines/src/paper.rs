@@ -149,33 +149,20 @@ impl PaperRunner {
         }
         let equity = self.stepper.step(c);
         s.bars_traded += 1;
-        let fills = self.stepper.sim_mut().take_fills();
         let p = &mut s.performance;
-        for t in self.stepper.sim_mut().take_trades() {
-            p.trades += 1;
-            p.wins += u64::from(t.pnl > 0.0);
-        }
-        p.fees_paid += fills.iter().map(|f| f.fee).sum::<f64>();
         let day = c.open_time.div_euclid(86_400_000) * 86_400_000;
         if day != p.day {
             // the day opens with the equity the previous bar closed with
             p.day = day;
             p.day_open_equity = p.equity;
         }
-        p.equity = equity;
-        p.peak_equity = p.peak_equity.max(equity);
-        p.max_drawdown_pct = p.max_drawdown_pct.max(p.drawdown_pct());
-        s.sim = self.stepper.sim().clone();
+        let fills = self.record(equity);
         BarOutcome { candle: *c, equity: Some(equity), fills }
     }
 
-    /// Ends the run after its last bar: a position still open closes at that bar's close
-    /// (`end_of_data`, as a backtest ends) and a pending order is dropped. Returns the fills.
-    pub fn stop(&mut self) -> Vec<Fill> {
-        let Some(last) = self.state.last_bar.filter(|_| self.state.bars_traded > 0) else {
-            return Vec::new();
-        };
-        let equity = self.stepper.finish(&last);
+    /// Takes the simulator's new fills and closed trades into the running performance, with the
+    /// equity they left, and keeps the simulator's state; returns the fills.
+    fn record(&mut self, equity: f64) -> Vec<Fill> {
         let fills = self.stepper.sim_mut().take_fills();
         let p = &mut self.state.performance;
         for t in self.stepper.sim_mut().take_trades() {
@@ -188,6 +175,16 @@ impl PaperRunner {
         p.max_drawdown_pct = p.max_drawdown_pct.max(p.drawdown_pct());
         self.state.sim = self.stepper.sim().clone();
         fills
+    }
+
+    /// Ends the run after its last bar: a position still open closes at that bar's close
+    /// (`end_of_data`, as a backtest ends) and a pending order is dropped. Returns the fills.
+    pub fn stop(&mut self) -> Vec<Fill> {
+        let Some(last) = self.state.last_bar.filter(|_| self.state.bars_traded > 0) else {
+            return Vec::new();
+        };
+        let equity = self.stepper.finish(&last);
+        self.record(equity)
     }
 
     pub fn state(&self) -> &PaperState {

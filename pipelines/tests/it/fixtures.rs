@@ -15,6 +15,29 @@ pub(crate) fn cases_dir() -> PathBuf {
     crate::crate_dir().join("../../shared/fixtures/backtests")
 }
 
+/// One reference case: its folder's name, the folder, its inputs and its validated graph.
+pub(crate) struct Case {
+    pub name: String,
+    pub dir: PathBuf,
+    pub params: BacktestParams,
+    pub graph: pipelines::graph::ValidGraph,
+}
+
+/// The case in `dir`.
+pub(crate) fn case(dir: &Path) -> Case {
+    let params: BacktestParams = serde_json::from_slice(&std::fs::read(dir.join("params.json")).unwrap()).unwrap();
+    let graph: Value = serde_json::from_slice(&std::fs::read(dir.join("strategy.json")).unwrap()).unwrap();
+    let graph = pipelines::graph::validate(&graph).unwrap();
+    Case { name: dir.file_name().unwrap().to_string_lossy().to_string(), dir: dir.to_path_buf(), params, graph }
+}
+
+/// Every case of ../shared/fixtures/backtests, in name order.
+pub(crate) fn cases() -> Vec<Case> {
+    let mut entries: Vec<_> = std::fs::read_dir(cases_dir()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+    entries.sort();
+    entries.iter().map(|d| case(d)).collect()
+}
+
 pub(crate) fn close(got: f64, want: f64) -> bool {
     let d = (got - want).abs();
     d <= 1e-9 * want.abs() || d <= 1e-9
@@ -93,14 +116,8 @@ pub(crate) fn compare(case: &str, dir: &Path, got: &ComboOutput, open_times: &[i
 #[tokio::test]
 async fn every_reference_case_matches() {
     let mut errors = Vec::new();
-    let mut cases = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(cases_dir()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
-    entries.sort();
-    for dir in entries {
-        let case = dir.file_name().unwrap().to_string_lossy().to_string();
-        let params: BacktestParams = serde_json::from_slice(&std::fs::read(dir.join("params.json")).unwrap()).unwrap();
-        let graph: Value = serde_json::from_slice(&std::fs::read(dir.join("strategy.json")).unwrap()).unwrap();
-        let graph = pipelines::graph::validate(&graph).unwrap();
+    let mut checked = 0;
+    for Case { name: case, dir, params, graph } in cases() {
         let ctx = session(&dir, &params);
         let out = match run_backtest(&ctx, &graph, &params, true).await {
             Ok(o) => o,
@@ -113,15 +130,15 @@ async fn every_reference_case_matches() {
         if params.params.is_sweep() {
             for (k, sub) in params.sweep_dirs.clone().unwrap().iter().enumerate() {
                 compare(&format!("{case}/{sub}"), &dir.join(sub), &out.run.combos[k], &out.run.open_times, tf_ms, &mut errors);
-                cases += 1;
+                checked += 1;
             }
         } else {
             compare(&case, &dir, &out.run.combos[0], &out.run.open_times, tf_ms, &mut errors);
-            cases += 1;
+            checked += 1;
         }
     }
     assert!(errors.is_empty(), "{} problem(s):\n{}", errors.len(), errors.join("\n"));
-    assert_eq!(cases, 23, "19 single cases and 4 sweep combinations");
+    assert_eq!(checked, 23, "19 single cases and 4 sweep combinations");
 }
 
 /// Rewrites every candle from bar `from` on (scaled, shuffled highs/lows) in a copy of the case.

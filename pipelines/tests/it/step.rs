@@ -8,9 +8,8 @@ use pipelines::backtest::metrics;
 use pipelines::backtest::sim::SimResult;
 use pipelines::backtest::udaf::ComboOutput;
 use pipelines::backtest::{run_backtest, BacktestParams, Candle, SimConfig, Stepper};
-use serde_json::Value;
 
-use crate::fixtures::{cases_dir, close, compare, session};
+use crate::fixtures::{case, cases, cases_dir, close, compare, session, Case};
 
 fn candles(dir: &std::path::Path) -> Vec<Candle> {
     let text = std::fs::read_to_string(dir.join("candles.csv")).unwrap();
@@ -37,14 +36,8 @@ fn stepped(graph: &pipelines::graph::ValidGraph, values: &BTreeMap<String, f64>,
 #[tokio::test]
 async fn every_reference_case_fed_bar_by_bar_trades_as_the_backtest() {
     let mut errors = Vec::new();
-    let mut cases = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(cases_dir()).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
-    entries.sort();
-    for dir in entries {
-        let case = dir.file_name().unwrap().to_string_lossy().to_string();
-        let params: BacktestParams = serde_json::from_slice(&std::fs::read(dir.join("params.json")).unwrap()).unwrap();
-        let graph: Value = serde_json::from_slice(&std::fs::read(dir.join("strategy.json")).unwrap()).unwrap();
-        let graph = pipelines::graph::validate(&graph).unwrap();
+    let mut checked = 0;
+    for Case { name: case, dir, params, graph } in cases() {
         let bars = candles(&dir);
         let backtest = run_backtest(&session(&dir, &params), &graph, &params, true).await.unwrap();
         let tf_ms = backtest.timeframe.millis();
@@ -76,19 +69,17 @@ async fn every_reference_case_fed_bar_by_bar_trades_as_the_backtest() {
                 None => dir.clone(),
             };
             compare(&name, &sub, &got, &backtest.run.open_times, tf_ms, &mut errors);
-            cases += 1;
+            checked += 1;
         }
     }
     assert!(errors.is_empty(), "{} problem(s):\n{}", errors.len(), errors.join("\n"));
-    assert_eq!(cases, 23, "19 single cases and 4 sweep combinations");
+    assert_eq!(checked, 23, "19 single cases and 4 sweep combinations");
 }
 
 #[test]
 fn the_simulator_survives_a_round_trip_through_json_mid_trade() {
     // a run's state between ticks is JSON in Postgres: storing and loading it mid-position changes nothing
-    let dir = cases_dir().join("macd_sl_and_trailing");
-    let params: BacktestParams = serde_json::from_slice(&std::fs::read(dir.join("params.json")).unwrap()).unwrap();
-    let graph = pipelines::graph::validate(&serde_json::from_slice(&std::fs::read(dir.join("strategy.json")).unwrap()).unwrap()).unwrap();
+    let Case { dir, params, graph, .. } = case(&cases_dir().join("macd_sl_and_trailing"));
     let bars = candles(&dir);
     let cfg = SimConfig { initial_capital: params.initial_capital, fee_rate: params.fee_rate, slippage: params.slippage, fill_policy: params.fill_policy, risk: Default::default() };
     let values = BTreeMap::new();
