@@ -30,5 +30,5 @@ pub use live::LiveTable;
 pub use maintenance::CompactOutcome;
 pub use market::{canonical_exchange, canonical_symbol, Market, Span, DEFAULT_EXCHANGE};
 pub use merge::MergeOutcome;
-pub use schema::{timestamp_type, Column, Kind, LakeTable};
+pub use schema::{timestamp_type, utf8, Column, Kind, LakeTable};
 pub use timeframe::Timeframe;

@@ -29,6 +29,13 @@ const fn col(name: &'static str, kind: Kind, nullable: bool) -> Column {
     Column { name, kind, nullable }
 }
 
+/// A string column as plain UTF-8: Delta scans may hand out string views (or dictionaries), and
+/// readers want one type.
+pub fn utf8(a: &arrow::array::ArrayRef) -> std::result::Result<arrow::array::StringArray, arrow::error::ArrowError> {
+    use arrow::array::AsArray;
+    Ok(arrow::compute::cast(a, &DataType::Utf8)?.as_string::<i32>().clone())
+}
+
 /// The Arrow type of lake timestamps: microseconds, UTC.
 pub fn timestamp_type() -> DataType {
     DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))

@@ -219,7 +219,7 @@ pub async fn mirror(pool: &sqlx::PgPool, lake: &lake::Lake) -> anyhow::Result<u6
 /// The lake's copy of the chain, in order.
 pub async fn lake_records(lake: &lake::Lake) -> anyhow::Result<Vec<Record>> {
     use arrow::array::{Array, AsArray};
-    use arrow::datatypes::{DataType, Int64Type, TimestampMicrosecondType};
+    use arrow::datatypes::{Int64Type, TimestampMicrosecondType};
     if lake.version(lake::LakeTable::AuditLog).await?.is_none() {
         return Ok(Vec::new());
     }
@@ -227,7 +227,7 @@ pub async fn lake_records(lake: &lake::Lake) -> anyhow::Result<Vec<Record>> {
     let batches = ctx.sql("SELECT * FROM audit_log ORDER BY seq").await?.collect().await?;
     let mut out = Vec::new();
     for b in batches {
-        let text = |i: usize| arrow::compute::cast(b.column(i), &DataType::Utf8).map(|a| a.as_string::<i32>().clone());
+        let text = |i: usize| lake::utf8(b.column(i));
         let (actor, action, et, eid, before, after, req, prev, hash) = (text(1)?, text(2)?, text(3)?, text(4)?, text(5)?, text(6)?, text(7)?, text(9)?, text(10)?);
         let seq = b.column(0).as_primitive::<Int64Type>();
         let at = b.column(8).as_primitive::<TimestampMicrosecondType>();

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
-use arrow::datatypes::{DataType, Float64Type, Int64Type, TimestampMicrosecondType};
+use arrow::datatypes::{Float64Type, Int64Type, TimestampMicrosecondType};
 use datafusion::logical_expr::{col, lit, Expr};
 use lake::{Lake, LakeTable};
 
@@ -167,7 +167,7 @@ async fn read(lake: &Lake, table: LakeTable, columns: &[&str], filter: Expr, ord
 
 /// A string column as plain UTF-8 (Delta scans may hand out string views).
 fn utf8(a: &ArrayRef) -> Result<StringArray> {
-    Ok(arrow::compute::cast(a, &DataType::Utf8)?.as_string::<i32>().clone())
+    Ok(lake::utf8(a)?)
 }
 
 fn is_run(run_id: &str, combo: i64) -> Expr {

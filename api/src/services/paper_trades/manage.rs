@@ -44,7 +44,6 @@ fn check_alerts(a: &AlertConfig) -> ApiResult<()> {
 
 /// The timeframes the lake holds candles of for `market`'s exchange and symbol.
 async fn timeframes_of(lake: &lake::Lake, market: &Market) -> ApiResult<Vec<String>> {
-    use arrow::array::AsArray;
     if lake.version(LakeTable::Candles).await?.is_none() {
         return Ok(Vec::new());
     }
@@ -58,8 +57,8 @@ async fn timeframes_of(lake: &lake::Lake, market: &Market) -> ApiResult<Vec<Stri
     let mut out = Vec::new();
     for b in df.collect().await? {
         // the lake reads strings as views; one plain type here
-        let col = arrow::compute::cast(b.column(0), &arrow::datatypes::DataType::Utf8).map_err(|e| ApiError::Internal(e.into()))?;
-        out.extend(col.as_string::<i32>().iter().flatten().map(str::to_string));
+        let col = lake::utf8(b.column(0)).map_err(|e| ApiError::Internal(e.into()))?;
+        out.extend(col.iter().flatten().map(str::to_string));
     }
     out.sort_by_key(|t| t.parse::<lake::Timeframe>().map(|t| t.millis()).unwrap_or(i64::MAX));
     Ok(out)

@@ -297,7 +297,7 @@ async fn newest_candles(lake: &lake::Lake) -> ApiResult<BTreeMap<(String, String
     let batches = ctx.sql("SELECT exchange, symbol, timeframe, max(open_time) FROM candles GROUP BY 1, 2, 3").await?.collect().await?;
     for b in batches {
         // the lake reads strings as views; one plain type here
-        let s = |i: usize| arrow::compute::cast(b.column(i), &arrow::datatypes::DataType::Utf8).map(|a| a.as_string::<i32>().clone()).map_err(|e| ApiError::Internal(e.into()));
+        let s = |i: usize| lake::utf8(b.column(i)).map_err(|e| ApiError::Internal(e.into()));
         let (e, y, t) = (s(0)?, s(1)?, s(2)?);
         let m = b.column(3).as_primitive::<TimestampMicrosecondType>();
         for r in 0..b.num_rows() {
