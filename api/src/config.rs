@@ -29,3 +29,45 @@ impl Default for ApiConfig {
         }
     }
 }
+
+/// How notifications leave the platform: e-mail over SMTP, webhooks, their retries. Filled by the
+/// binary from flags and `BB_*` variables; the API uses it to check webhook URLs and show whether
+/// e-mail is on, the worker to deliver.
+#[derive(Debug, Clone)]
+pub struct NotifyConfig {
+    /// `smtp://[user:pass@]host[:port]` (STARTTLS when the server offers it) or `smtps://…`
+    /// (TLS from the start); none turns e-mail off.
+    pub smtp_url: Option<url::Url>,
+    /// The From of every e-mail, e.g. `Blockbuilders <notifications@example.com>`.
+    pub mail_from: String,
+    /// Where users reach the app: the base of the links in e-mails (the app and unsubscribe links).
+    pub public_url: url::Url,
+    /// Accept webhook endpoints on loopback and private addresses (tests, local stacks).
+    pub allow_private: bool,
+    /// How long one webhook POST may take.
+    pub webhook_timeout: std::time::Duration,
+    /// Attempts per delivery before it is marked failed.
+    pub max_attempts: i32,
+    /// The first retry's delay (then doubling, with ±20 % jitter, at most an hour).
+    pub retry_base: std::time::Duration,
+    /// Failed deliveries in a row after which a webhook endpoint is disabled.
+    pub disable_after: i32,
+    /// Deliveries one worker makes at once.
+    pub concurrency: usize,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self {
+            smtp_url: None,
+            mail_from: "Blockbuilders <notifications@localhost>".into(),
+            public_url: url::Url::parse("http://127.0.0.1:8000/").expect("valid URL"),
+            allow_private: false,
+            webhook_timeout: std::time::Duration::from_secs(10),
+            max_attempts: 8,
+            retry_base: std::time::Duration::from_secs(5),
+            disable_after: 5,
+            concurrency: 16,
+        }
+    }
+}

@@ -140,6 +140,20 @@ closed_set! {
 }
 
 closed_set! {
+    /// What became of one attempt to deliver a notification by e-mail or webhook.
+    DeliveryStatus {
+        /// The server took it (2xx, or the SMTP server accepted the message).
+        Delivered = "delivered",
+        /// It failed and will be tried again (`nextAttemptAt`).
+        Retrying = "retrying",
+        /// It failed for good: out of attempts, or an answer that no retry changes.
+        Failed = "failed",
+        /// Not sent: e-mail is off on this server, the user has no address, or the endpoint is disabled.
+        Skipped = "skipped",
+    }
+}
+
+closed_set! {
     /// What a queued job does.
     JobKind { Backtest = "backtest", PaperTick = "paper_tick", Notify = "notify", Export = "export" }
 }

@@ -1,5 +1,5 @@
 //! `AppState`: what every HTTP handler can reach (the pool, the token verifier, the lake, the
-//! change events).
+//! change events, the notifier's configuration).
 
 use std::sync::Arc;
 
@@ -21,12 +21,14 @@ pub struct AppState {
     pub job_attempts: i32,
     /// Paper-trading runs kept warm between ticks (shared with the embedded worker).
     pub paper: Arc<crate::services::paper_trades::RunnerCache>,
+    /// How notifications leave by e-mail and webhook (shared with the embedded worker).
+    pub notifier: Arc<crate::services::notifications::Notifier>,
 }
 
 impl AppState {
     /// State over `pool` and `lake`, listening for change events until the pool is closed.
     pub async fn new(pool: PgPool, verifier: Verifier, lake: lake::Lake) -> anyhow::Result<Self> {
         let events = Events::start(&pool).await?;
-        Ok(AppState { pool, verifier: Arc::new(verifier), lake: Arc::new(lake), events, job_attempts: 3, paper: Arc::default() })
+        Ok(AppState { pool, verifier: Arc::new(verifier), lake: Arc::new(lake), events, job_attempts: 3, paper: Arc::default(), notifier: Arc::default() })
     }
 }

@@ -121,7 +121,7 @@ async fn api(global: &GlobalArgs, lake: &lake::Lake, database_url: Option<&str>)
     let base = format!("http://{}/api/v1", listener.local_addr()?);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let worker = Worker { pool: pool.clone(), lake: state.lake.clone(), config: WorkerConfig { poll: Duration::from_millis(200), ..WorkerConfig::default() }, paper: state.paper.clone() };
+    let worker = Worker { pool: pool.clone(), lake: state.lake.clone(), config: WorkerConfig { poll: Duration::from_millis(200), ..WorkerConfig::default() }, paper: state.paper.clone(), notifier: state.notifier.clone() };
     let worker = tokio::spawn(worker.run(async move {
         let _ = stop_rx.wait_for(|s| *s).await;
     }));

@@ -1,5 +1,6 @@
-//! `bb serve`: the REST API on `--addr` with an embedded job worker (unless `--no-worker`),
-//! migrating the database first unless told not to.
+//! `bb serve`: the REST API on `--addr` (with the WebSocket at `/api/v1/ws`) and an embedded job
+//! worker (unless `--no-worker`) that also delivers notifications, migrating the database first
+//! unless told not to.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ pub struct ServeArgs {
     pub no_worker: bool,
     #[command(flatten)]
     pub worker: super::worker::WorkerArgs,
+    #[command(flatten)]
+    pub notify: super::worker::NotifyArgs,
 }
 
 impl ServeArgs {
@@ -52,12 +55,14 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let verifier = args.tokens.verifier();
     let (pool, cluster) = args.database.open(&global.data_dir).await?;
     let worker_config = args.worker.config()?;
+    let notifier = std::sync::Arc::new(args.notify.notifier()?);
     let lake = global.open_lake()?;
-    let state = AppState::new(pool.clone(), verifier, lake).await?;
+    let mut state = AppState::new(pool.clone(), verifier, lake).await?;
+    state.notifier = notifier;
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = (!args.no_worker).then(|| {
-        let w = Worker { pool: pool.clone(), lake: state.lake.clone(), config: worker_config, paper: state.paper.clone() };
-        eprintln!("embedded worker {} takes backtest and paper-trading jobs (--no-worker to leave them to bb worker)", w.config.id);
+        let w = Worker { pool: pool.clone(), lake: state.lake.clone(), config: worker_config, paper: state.paper.clone(), notifier: state.notifier.clone() };
+        eprintln!("embedded worker {} takes backtest, paper-trading and notification jobs (--no-worker to leave them to bb worker); {}", w.config.id, w.notifier.describe());
         let mut stop = stop_rx.clone();
         tokio::spawn(w.run(async move {
             let _ = stop.wait_for(|s| *s).await;

@@ -1,4 +1,5 @@
-//! `bb worker`: runs queued jobs (backtests) from the Postgres queue until stopped.
+//! `bb worker`: runs queued jobs (backtests, paper-trading ticks, notification deliveries) from the
+//! Postgres queue until stopped; and the notification options it shares with `bb serve`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -40,20 +41,83 @@ impl WorkerArgs {
     }
 }
 
+/// How notifications leave by e-mail and webhook (shared by `bb worker` and `bb serve`).
+#[derive(Debug, Clone, Args)]
+pub struct NotifyArgs {
+    /// SMTP server for e-mail notifications: smtp://[user:pass@]host[:port] (STARTTLS when the
+    /// server offers it) or smtps://… (TLS from the start). Unset: e-mail is off.
+    #[arg(long, env = "BB_SMTP_URL")]
+    pub smtp_url: Option<url::Url>,
+    /// The From of notification e-mails.
+    #[arg(long, env = "BB_MAIL_FROM", default_value = "Blockbuilders <notifications@localhost>")]
+    pub mail_from: String,
+    /// Where users reach the app: the base of the links in e-mails (app pages, unsubscribe).
+    #[arg(long, env = "BB_PUBLIC_URL", default_value = "http://127.0.0.1:8000")]
+    pub public_url: url::Url,
+    /// Accept webhook endpoints on loopback and private addresses (tests, local stacks only: it
+    /// turns the SSRF guard off).
+    #[arg(long, env = "BB_WEBHOOK_ALLOW_PRIVATE", value_parser = clap::builder::BoolishValueParser::new())]
+    pub webhook_allow_private: bool,
+    /// Seconds one webhook POST may take before it counts as a timeout (and is retried).
+    #[arg(long, env = "BB_WEBHOOK_TIMEOUT_SECS", default_value_t = 10.0)]
+    pub webhook_timeout_secs: f64,
+    /// Attempts per e-mail or webhook delivery before it is marked failed.
+    #[arg(long, env = "BB_NOTIFY_MAX_ATTEMPTS", default_value_t = 8)]
+    pub notify_max_attempts: i32,
+    /// Seconds before a failed delivery's first retry (doubling after, ±20 % jitter, at most an hour;
+    /// a 429 or 503's Retry-After wins).
+    #[arg(long, env = "BB_NOTIFY_RETRY_SECS", default_value_t = 5.0)]
+    pub notify_retry_secs: f64,
+    /// Failed deliveries in a row after which a webhook endpoint is disabled (its owner is told in-app).
+    #[arg(long, env = "BB_WEBHOOK_DISABLE_AFTER", default_value_t = 5)]
+    pub webhook_disable_after: i32,
+    /// Deliveries one worker makes at once.
+    #[arg(long, env = "BB_NOTIFY_CONCURRENCY", default_value_t = 16)]
+    pub notify_concurrency: usize,
+}
+
+impl NotifyArgs {
+    /// The notifier these options describe (its SMTP URL and sender checked).
+    pub fn notifier(&self) -> anyhow::Result<crate::services::notifications::Notifier> {
+        let positive = |name: &str, v: f64| {
+            if v.is_finite() && v > 0.0 { Ok(Duration::from_secs_f64(v)) } else { Err(anyhow::anyhow!("--{name} must be a positive number of seconds, got {v}")) }
+        };
+        anyhow::ensure!(self.notify_max_attempts >= 1, "--notify-max-attempts must be at least 1, got {}", self.notify_max_attempts);
+        anyhow::ensure!(self.webhook_disable_after >= 1, "--webhook-disable-after must be at least 1, got {}", self.webhook_disable_after);
+        anyhow::ensure!(self.notify_concurrency >= 1, "--notify-concurrency must be at least 1");
+        anyhow::ensure!(matches!(self.public_url.scheme(), "http" | "https"), "--public-url must be http(s), got {}", self.public_url);
+        let config = crate::config::NotifyConfig {
+            smtp_url: self.smtp_url.clone(),
+            mail_from: self.mail_from.clone(),
+            public_url: self.public_url.clone(),
+            allow_private: self.webhook_allow_private,
+            webhook_timeout: positive("webhook-timeout-secs", self.webhook_timeout_secs)?,
+            max_attempts: self.notify_max_attempts,
+            retry_base: positive("notify-retry-secs", self.notify_retry_secs)?,
+            disable_after: self.webhook_disable_after,
+            concurrency: self.notify_concurrency,
+        };
+        crate::services::notifications::Notifier::new(config).map_err(|e| anyhow::anyhow!(e))
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct WorkerCmd {
     #[command(flatten)]
     pub database: super::db::DatabaseArgs,
     #[command(flatten)]
     pub worker: WorkerArgs,
+    #[command(flatten)]
+    pub notify: NotifyArgs,
 }
 
 pub async fn run(global: &GlobalArgs, args: WorkerCmd) -> anyhow::Result<ExitCode> {
     let config = args.worker.config()?;
+    let notifier = Arc::new(args.notify.notifier()?);
     let lake = global.open_lake()?;
     let (pool, cluster) = args.database.open(&global.data_dir).await?;
-    eprintln!("worker {} taking jobs (lease {:?}, lake {})", config.id, config.lease, lake.root());
-    let worker = Worker::new(pool.clone(), Arc::new(lake), config);
+    eprintln!("worker {} taking jobs (lease {:?}, lake {}); {}", config.id, config.lease, lake.root(), notifier.describe());
+    let worker = Worker::new(pool.clone(), Arc::new(lake), config).with_notifier(notifier);
     worker.run(crate::shutdown::signal()).await?;
     pool.close().await;
     drop(cluster);

@@ -33,6 +33,8 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         .merge(routes::admin::router())
         .merge(routes::notifications::router())
         .merge(routes::usage::router())
+        .merge(routes::webhooks::router())
+        .merge(routes::ws::router())
         .merge(openapi::router());
     let origins: Vec<HeaderValue> = config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     let cors = CorsLayer::new()

@@ -5,7 +5,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::routes::{admin, backtests, cohorts, health, me, notifications, paper_trades, strategies, templates, usage};
+use crate::http::routes::{admin, backtests, cohorts, health, me, notifications, paper_trades, strategies, templates, usage, webhooks, ws};
 use crate::state::AppState;
 
 struct BearerAuth;
@@ -73,6 +73,16 @@ impl Modify for BearerAuth {
         notifications::read,
         notifications::read_all,
         notifications::stream,
+        notifications::list_deliveries,
+        notifications::get_preferences,
+        notifications::put_preferences,
+        notifications::unsubscribe_page,
+        notifications::unsubscribe_one_click,
+        webhooks::create,
+        webhooks::list,
+        webhooks::update,
+        webhooks::remove,
+        ws::ws,
     ),
     components(schemas(crate::services::users::User, crate::services::strategies::Strategy, crate::services::strategies::Version,
         strategies::CreateStrategy, strategies::UpdateStrategy, strategies::CreateVersion,
@@ -89,7 +99,11 @@ impl Modify for BearerAuth {
         crate::model::ComplianceEventType, crate::model::ComplianceStatus,
         crate::services::quotas::Usage, usage::PlanUsage, crate::services::notifications::Notification,
         crate::model::Role, crate::model::PlanTier, crate::model::QuotaMetric, crate::model::Visibility, crate::model::StrategyStatus,
-        crate::model::RunStatus, crate::model::NotificationType, crate::model::Channel)),
+        crate::model::RunStatus, crate::model::NotificationType, crate::model::Channel, crate::model::DeliveryStatus,
+        crate::services::notifications::deliveries::Delivery, crate::services::notifications::preferences::Preferences,
+        crate::services::notifications::preferences::Channels, crate::services::notifications::preferences::PreferencesPatch,
+        crate::services::notifications::preferences::ChannelsPatch, crate::services::notifications::webhooks::Webhook,
+        crate::services::notifications::webhooks::Registered, crate::services::notifications::webhooks::NewWebhook, webhooks::UpdateWebhook)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -9,6 +9,9 @@ pub enum JobError {
     /// May pass on retry (storage, I/O, ...).
     #[error("{0}")]
     Transient(String),
+    /// May pass on retry, after this long (a webhook's backoff or its `Retry-After`).
+    #[error("{0}")]
+    RetryAfter(String, std::time::Duration),
     /// The lease was lost (another worker took the job over): nothing is recorded.
     #[error("the lease was lost")]
     LeaseLost,

@@ -1,10 +1,12 @@
 //! The job worker: takes jobs from the Postgres queue (`services::jobs`), holds their lease with a
-//! heartbeat, runs them (backtests, paper-trading ticks), and records the outcome exactly once;
+//! heartbeat, runs them (backtests, paper-trading ticks, notification deliveries — these several at
+//! once, so a slow webhook endpoint holds up nothing else), and records the outcome exactly once;
 //! every `paper_scan` it also queues ticks an announcement missed, flushes paper fills and equity
 //! into the lake and mirrors new audit records there. `bb worker` runs one; `bb serve` embeds one unless `--no-worker`.
 
 pub mod backtest;
 mod error;
+mod notify;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -13,10 +15,12 @@ use std::time::Duration;
 use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use crate::model::JobKind;
 use crate::services::jobs::{self as queue, Job};
-use crate::services::{backtests, paper_trades};
+use crate::services::notifications::Notifier;
+use crate::services::{backtests, notifications, paper_trades};
 
 /// How a worker behaves.
 #[derive(Debug, Clone)]
@@ -62,14 +66,23 @@ pub struct Worker {
     pub config: WorkerConfig,
     /// Paper-trading runs kept warm between their ticks.
     pub paper: Arc<paper_trades::RunnerCache>,
+    /// Delivers notifications by e-mail and webhook (`notify` jobs).
+    pub notifier: Arc<Notifier>,
 }
 
 pub use error::JobError;
 
 impl Worker {
-    /// A worker with a fresh paper-run cache.
+    /// A worker with a fresh paper-run cache and the default notifier (e-mail off, private
+    /// webhook addresses refused).
     pub fn new(pool: PgPool, lake: Arc<lake::Lake>, config: WorkerConfig) -> Self {
-        Worker { pool, lake, config, paper: Arc::default() }
+        Worker { pool, lake, config, paper: Arc::default(), notifier: Arc::default() }
+    }
+
+    /// The same worker delivering notifications through `notifier`.
+    pub fn with_notifier(mut self, notifier: Arc<Notifier>) -> Self {
+        self.notifier = notifier;
+        self
     }
 
     /// Queues ticks for paper runs behind their market (and raises no-candle alerts), then
@@ -78,6 +91,10 @@ impl Worker {
         let scan = paper_trades::scan(&self.pool, &self.lake).await?;
         let flushed = paper_trades::flush(&self.pool, &self.lake).await?;
         let audited = crate::services::audit::mirror(&self.pool, &self.lake).await?;
+        let digests = notifications::digest::enqueue_due(&self.pool).await?;
+        if digests > 0 {
+            tracing::info!(worker = %self.config.id, digests, "daily e-mail digests queued");
+        }
         if audited > 0 {
             tracing::info!(worker = %self.config.id, records = audited, "audit trail mirrored to the lake");
         }
@@ -94,6 +111,7 @@ impl Worker {
         tracing::info!(worker = %self.config.id, "worker started");
         tokio::pin!(shutdown);
         let mut last_scan = std::time::Instant::now() - self.config.paper_scan;
+        let mut deliveries = JoinSet::new();
         loop {
             if last_scan.elapsed() >= self.config.paper_scan {
                 last_scan = std::time::Instant::now();
@@ -105,8 +123,31 @@ impl Worker {
                     Err(e) => tracing::error!(worker = %self.config.id, error = %e, "paper housekeeping panicked"),
                 }
             }
-            let worked = match self.step().await {
-                Ok(worked) => worked,
+            // deliveries that finished free their slots
+            while let Some(r) = deliveries.try_join_next() {
+                if let Err(e) = r {
+                    tracing::error!(worker = %self.config.id, error = %e, "a delivery panicked");
+                }
+            }
+            let slot_free = deliveries.len() < self.notifier.config.concurrency.max(1);
+            let worked = match self.take(slot_free).await {
+                Ok(Some(job)) if job.kind == JobKind::Notify => {
+                    let me = self.clone();
+                    deliveries.spawn(async move {
+                        let id = job.id;
+                        if let Err(e) = me.process(job).await {
+                            tracing::error!(worker = %me.config.id, job = id, error = ?e, "delivery job failed");
+                        }
+                    });
+                    true
+                }
+                Ok(Some(job)) => {
+                    if let Err(e) = self.process(job).await {
+                        tracing::error!(worker = %self.config.id, error = ?e, "worker step failed");
+                    }
+                    true
+                }
+                Ok(None) => false,
                 Err(e) => {
                     tracing::error!(worker = %self.config.id, error = ?e, "worker step failed");
                     false
@@ -126,27 +167,40 @@ impl Worker {
                     tracing::warn!(worker = %self.config.id, error = %e, "job wake-up listener failed");
                     tokio::time::sleep(self.config.poll).await;
                 },
+                Some(_) = deliveries.join_next(), if !deliveries.is_empty() => {}
                 _ = tokio::time::sleep(self.config.poll) => {}
             }
         }
+        // deliveries in flight finish their attempt
+        while deliveries.join_next().await.is_some() {}
         tracing::info!(worker = %self.config.id, "worker stopped");
         Ok(())
     }
 
     /// Dead-letters abandoned jobs, then takes and runs at most one job. `true` if it ran one.
     pub async fn step(&self) -> anyhow::Result<bool> {
+        match self.take(true).await? {
+            Some(job) => {
+                self.process(job).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// Dead-letters abandoned jobs, then takes the next job (a `notify` one only if `notify`).
+    async fn take(&self, notify: bool) -> anyhow::Result<Option<Job>> {
         self.reap().await?;
         let mut tx = self.pool.begin().await?;
-        let Some(job) = queue::claim(&mut tx, &self.config.id, self.config.lease).await? else {
-            return Ok(false);
+        let Some(job) = queue::claim(&mut tx, &self.config.id, self.config.lease, notify).await? else {
+            return Ok(None);
         };
         if let Some(run) = job.run_id {
             backtests::runs::mark_running(&mut *tx, run, job.attempts).await?;
         }
         tx.commit().await?;
-        tracing::info!(worker = %self.config.id, job = job.id, run = ?job.run_id, attempt = job.attempts, "took job");
-        self.process(job).await?;
-        Ok(true)
+        tracing::info!(worker = %self.config.id, job = job.id, kind = %job.kind, run = ?job.run_id, attempt = job.attempts, "took job");
+        Ok(Some(job))
     }
 
     /// Jobs whose worker died on their last attempt: dead, their runs failed and notified.
@@ -207,6 +261,7 @@ impl Worker {
             match (job.kind, job.run_id) {
                 (JobKind::Backtest, Some(run)) => backtest::execute(&self.pool, &self.lake, self.config.progress_every, &job, run).await.map(Some),
                 (JobKind::PaperTick, _) if job.paper_run_id.is_some() => self.paper_tick(job.paper_run_id.unwrap_or_default()).await,
+                (JobKind::Notify, _) => notify::execute(&self.pool, &self.notifier, &job).await.map(|()| None),
                 (kind, _) => Err(JobError::Permanent(format!("no worker handles '{kind}' jobs yet, or the job has no run"))),
             }
         };
@@ -233,7 +288,10 @@ impl Worker {
             Err(e) => {
                 let permanent = matches!(e, JobError::Permanent(_));
                 let message = format!("attempt {} of {}: {e}", job.attempts, job.max_attempts);
-                let backoff = queue::backoff(self.config.backoff, job.attempts);
+                let backoff = match &e {
+                    JobError::RetryAfter(_, after) => *after,
+                    _ => queue::backoff(self.config.backoff, job.attempts),
+                };
                 let mut tx = self.pool.begin().await?;
                 match queue::fail(&mut tx, job.id, worker, &message, permanent, backoff).await? {
                     queue::Failed::Dead => {

@@ -18,6 +18,10 @@ pub struct Job {
     pub run_id: Option<Uuid>,
     /// The paper-trading run of a `paper_tick` job.
     pub paper_run_id: Option<Uuid>,
+    /// The notification a `notify` job delivers (none for a digest).
+    pub notification_id: Option<Uuid>,
+    /// What the job says beyond its columns (a `notify` job: channel, webhook, digest).
+    pub payload: serde_json::Value,
     /// This attempt's number, from 1.
     pub attempts: i32,
     pub max_attempts: i32,
@@ -42,23 +46,32 @@ pub async fn enqueue_backtest(db: &mut PgConnection, run: Uuid, max_attempts: i3
     Ok(id)
 }
 
+/// Wakes idle workers when the caller's transaction commits.
+pub async fn wake(db: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, '')").bind(CHANNEL).execute(db).await?;
+    Ok(())
+}
+
 /// Takes the next ready job: queued and due, or running with an expired lease (its worker is gone)
-/// and attempts left. The caller's transaction holds the row until it commits.
-pub async fn claim(db: &mut PgConnection, worker: &str, lease: Duration) -> sqlx::Result<Option<Job>> {
+/// and attempts left; `notify` jobs only when `notify` is true (the worker has a delivery slot
+/// free). The caller's transaction holds the row until it commits.
+pub async fn claim(db: &mut PgConnection, worker: &str, lease: Duration, notify: bool) -> sqlx::Result<Option<Job>> {
     sqlx::query_as::<_, Job>(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, worker = $1,
              lease_until = now() + $2 * interval '1 millisecond', updated_at = now()
          WHERE id = (
              SELECT id FROM jobs
-             WHERE (status = 'queued' AND run_after <= now())
-                OR (status = 'running' AND lease_until < now() AND attempts < max_attempts)
+             WHERE ((status = 'queued' AND run_after <= now())
+                    OR (status = 'running' AND lease_until < now() AND attempts < max_attempts))
+               AND ($3 OR kind <> 'notify')
              ORDER BY run_after, id
              LIMIT 1
              FOR UPDATE SKIP LOCKED)
-         RETURNING id, kind, run_id, paper_run_id, attempts, max_attempts",
+         RETURNING id, kind, run_id, paper_run_id, notification_id, payload, attempts, max_attempts",
     )
     .bind(worker)
     .bind(ms(lease))
+    .bind(notify)
     .fetch_optional(db)
     .await
 }
@@ -78,7 +91,7 @@ pub async fn reap_abandoned(db: &mut PgConnection) -> sqlx::Result<Vec<(Job, Str
                           || ' stopped renewing its lease' || coalesce(' (earlier: ' || last_error || ')', '')
          WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_until < now() AND attempts >= max_attempts
                       FOR UPDATE SKIP LOCKED)
-         RETURNING id, kind, run_id, paper_run_id, attempts, max_attempts, last_error",
+         RETURNING id, kind, run_id, paper_run_id, notification_id, payload, attempts, max_attempts, last_error",
     )
     .fetch_all(db)
     .await?;

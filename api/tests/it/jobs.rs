@@ -388,7 +388,7 @@ async fn failures_are_retried_with_backoff_then_dead_lettered(pool: PgPool) {
     let rid = Uuid::parse_str(run["id"].as_str().unwrap()).unwrap();
     sqlx::query("UPDATE jobs SET max_attempts = 1 WHERE run_id = $1").bind(rid).execute(&pool).await.unwrap();
     let mut tx = pool.begin().await.unwrap();
-    let job = api::services::jobs::claim(&mut tx, "gone", Duration::from_millis(1)).await.unwrap().unwrap();
+    let job = api::services::jobs::claim(&mut tx, "gone", Duration::from_millis(1), true).await.unwrap().unwrap();
     tx.commit().await.unwrap();
     assert_eq!(job.run_id, Some(rid));
     tokio::time::sleep(Duration::from_millis(20)).await;
@@ -525,8 +525,9 @@ async fn notifications_list_unread_first_and_mark_all_read(pool: PgPool) {
     call(&app, Method::GET, "/api/v1/me", Some(&tok), None).await;
     let user = api::auth::jwt::user_id_for_email("ana@example.com");
     let mut ids = Vec::new();
+    let mut c = pool.acquire().await.unwrap();
     for i in 0..5 {
-        ids.push(api::services::notifications::insert(&pool, user, api::model::NotificationType::System, &json!({"n": i})).await.unwrap());
+        ids.push(api::services::notifications::insert(&mut c, user, api::model::NotificationType::System, &json!({"n": i})).await.unwrap());
     }
     // the oldest two are read
     for id in &ids[..2] {

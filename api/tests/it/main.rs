@@ -7,6 +7,7 @@ mod http;
 mod jobs;
 mod layers;
 mod model;
+mod notify;
 mod paper;
 mod s3;
 mod sqlwire;
@@ -89,3 +90,15 @@ impl Drop for FreshDatabase {
 pub fn crate_dir() -> PathBuf {
     PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
 }
+
+/// The project's Python (scripts/python-env.sh makes it once; `BB_PYTHON` names it when set).
+pub fn python() -> String {
+    if let Ok(p) = std::env::var("BB_PYTHON") {
+        return p;
+    }
+    let script = crate_dir().join("../scripts/python-env.sh");
+    let out = Command::new(script).output().expect("scripts/python-env.sh runs");
+    assert!(out.status.success(), "python env: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+

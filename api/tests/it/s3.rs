@@ -4,16 +4,6 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn python() -> String {
-    if let Ok(p) = std::env::var("BB_PYTHON") {
-        return p;
-    }
-    let script = crate::crate_dir().join("../scripts/python-env.sh");
-    let out = Command::new(script).output().expect("scripts/python-env.sh runs");
-    assert!(out.status.success(), "python env: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 /// A running moto server.
 pub struct Moto {
     child: Child,
@@ -24,7 +14,7 @@ impl Moto {
     /// Starts the server and waits until it answers.
     pub async fn start() -> Moto {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let child = Command::new(python())
+        let child = Command::new(crate::python())
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

@@ -212,7 +212,7 @@ pub async fn compare(State(state): State<AppState>, user: AuthUser, Query(q): Qu
 }
 
 /// What a run's event stream sends: status, progress, and at the end the metrics or the error.
-fn run_event(run: &Run) -> Value {
+pub(super) fn run_event(run: &Run) -> Value {
     json!({"runId": run.id, "status": run.status, "progress": run.progress, "progressDetail": run.progress_detail,
         "attempts": run.attempts, "error": run.error, "metrics": run.metrics, "anomalies": run.anomalies,
         "startedAt": run.started_at, "finishedAt": run.finished_at})

@@ -11,3 +11,5 @@ pub mod paper_trades;
 pub mod strategies;
 pub mod templates;
 pub mod usage;
+pub mod webhooks;
+pub mod ws;

@@ -1,10 +1,13 @@
-//! In-app notifications: list (unread first), unread count, mark read, and a Server-Sent Events
-//! stream that pushes a user's new notifications to that user only.
+//! Notifications: list (unread first), unread count, mark read, a Server-Sent Events stream that
+//! pushes a user's new notifications to that user only, the delivery log of one notification, the
+//! channel preferences, and the unsubscribe link of e-mails (no sign-in: its token is signed).
 
 use std::convert::Infallible;
 
 use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::Stream;
@@ -15,7 +18,11 @@ use uuid::Uuid;
 use crate::error::{ApiError, ApiResult};
 use crate::events::Kind;
 use crate::http::extract::AuthUser;
+use crate::http::json::ApiJson;
 use crate::http::page::{self, Page};
+use crate::services::notifications::deliveries::{self, Delivery};
+use crate::services::notifications::preferences::{self, Preferences, PreferencesPatch};
+use crate::services::notifications::signing;
 use crate::services::notifications::{self as service, Notification};
 use crate::state::AppState;
 
@@ -26,6 +33,9 @@ pub fn router() -> Router<AppState> {
         .route("/notifications/read-all", post(read_all))
         .route("/notifications/stream", get(stream))
         .route("/notifications/{id}/read", post(read))
+        .route("/notifications/{id}/deliveries", get(list_deliveries))
+        .route("/notifications/unsubscribe", get(unsubscribe_page).post(unsubscribe_one_click))
+        .route("/notification-preferences", get(get_preferences).put(put_preferences))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -108,4 +118,81 @@ pub async fn stream(State(state): State<AppState>, user: AuthUser) -> Sse<impl S
     let rx = state.events.subscribe();
     let s = NotificationStream { state, user: user.id, rx, first: true };
     Sse::new(futures::stream::unfold(s, next_notification)).keep_alive(KeepAlive::default())
+}
+
+/// Every attempt to deliver one of your notifications by e-mail or webhook, oldest first.
+#[utoipa::path(get, path = "/api/v1/notifications/{id}/deliveries", tag = "notifications", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Delivery>), (status = 404, description = "no such notification, or not yours")))]
+pub async fn list_deliveries(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>) -> ApiResult<Json<Vec<Delivery>>> {
+    let mut c = state.pool.acquire().await?;
+    deliveries::list(&mut c, user.id, id).await?.map(Json).ok_or_else(|| ApiError::NotFound(format!("notification {id} not found")))
+}
+
+/// Your channels per notification type (in-app always; e-mail; webhook) and the daily digest.
+#[utoipa::path(get, path = "/api/v1/notification-preferences", tag = "notifications", security(("bearer" = [])),
+    responses((status = 200, body = Preferences)))]
+pub async fn get_preferences(State(state): State<AppState>, user: AuthUser) -> ApiResult<Json<Preferences>> {
+    let mut c = state.pool.acquire().await?;
+    Ok(Json(preferences::get(&mut c, user.id, state.notifier.email_available()).await?))
+}
+
+/// Changes your channels: the types given change (fields left out stay), the others stay.
+/// `{"types": {"backtest_complete": {"email": true}}, "emailDigest": true}`.
+#[utoipa::path(put, path = "/api/v1/notification-preferences", tag = "notifications", security(("bearer" = [])), request_body = PreferencesPatch,
+    responses((status = 200, body = Preferences), (status = 422, description = "an unknown type, or in-app turned off (`details.field`)")))]
+pub async fn put_preferences(State(state): State<AppState>, user: AuthUser, ApiJson(patch): ApiJson<PreferencesPatch>) -> ApiResult<Json<Preferences>> {
+    let changes = preferences::check(&patch).map_err(|e| ApiError::invalid(&e.field, e.message))?;
+    let mut tx = state.pool.begin().await?;
+    preferences::update(&mut tx, user.id, &changes, patch.email_digest).await?;
+    let now = preferences::get(&mut tx, user.id, state.notifier.email_available()).await?;
+    tx.commit().await?;
+    Ok(Json(now))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct UnsubscribeQuery {
+    /// The token of the e-mail's unsubscribe link.
+    pub token: String,
+}
+
+async fn apply_unsubscribe(state: &AppState, token: &str) -> ApiResult<signing::Unsubscribe> {
+    let mut c = state.pool.acquire().await?;
+    let key = signing::app_key(&mut c, signing::UNSUBSCRIBE_KEY).await?;
+    let u = signing::read_unsubscribe_token(&key, token).ok_or_else(|| ApiError::BadRequest("this unsubscribe link is not valid (it may be cut short)".into()))?;
+    preferences::unsubscribe(&mut *c, u.user, u.kind).await?;
+    Ok(u)
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+/// The unsubscribe link of an e-mail: turns e-mail off for the type it names (or all types) and
+/// says so in a page. No sign-in: the token is signed by the platform.
+#[utoipa::path(get, path = "/api/v1/notifications/unsubscribe", tag = "notifications", params(UnsubscribeQuery),
+    responses((status = 200, content_type = "text/html", description = "done"), (status = 400, description = "the token is not valid")))]
+pub async fn unsubscribe_page(State(state): State<AppState>, Query(q): Query<UnsubscribeQuery>) -> Response {
+    match apply_unsubscribe(&state, &q.token).await {
+        Ok(u) => {
+            let what = u.kind.map(|k| format!("'{}' notifications", escape(k.as_str()))).unwrap_or_else(|| "any notifications".into());
+            let settings = escape(&state.notifier.url("settings/notifications"));
+            Html(format!(
+                "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Unsubscribed · Blockbuilders</title></head>\
+                 <body style=\"font-family: system-ui, sans-serif\"><h1>You are unsubscribed</h1><p>You will no longer get e-mails about {what}. \
+                 In-app notifications stay.</p><p><a href=\"{settings}\">Notification settings</a></p></body></html>"
+            ))
+            .into_response()
+        }
+        Err(ApiError::BadRequest(m)) => (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            format!("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Blockbuilders</title></head><body><h1>Link not valid</h1><p>{}</p></body></html>", escape(&m))).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// One-click unsubscribe (RFC 8058: mail clients POST `List-Unsubscribe=One-Click` to the link).
+#[utoipa::path(post, path = "/api/v1/notifications/unsubscribe", tag = "notifications", params(UnsubscribeQuery),
+    responses((status = 200, description = "{\"unsubscribed\": true, \"type\": t or null}"), (status = 400, description = "the token is not valid")))]
+pub async fn unsubscribe_one_click(State(state): State<AppState>, Query(q): Query<UnsubscribeQuery>) -> ApiResult<Json<Value>> {
+    let u = apply_unsubscribe(&state, &q.token).await?;
+    Ok(Json(json!({"unsubscribed": true, "type": u.kind})))
 }

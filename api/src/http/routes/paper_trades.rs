@@ -213,7 +213,7 @@ pub async fn equity(State(state): State<AppState>, user: AuthUser, Path(id): Pat
 }
 
 /// What a run's event stream sends.
-fn run_event(run: &PaperRun) -> Value {
+pub(super) fn run_event(run: &PaperRun) -> Value {
     json!({"paperTradeId": run.id, "status": run.status, "lastBarTime": run.last_bar_time, "barsSeen": run.bars_seen,
         "barsTraded": run.bars_traded, "performanceSnapshot": run.performance_snapshot, "lastError": run.last_error,
         "lastExecutionAt": run.last_execution_at})
