@@ -112,7 +112,15 @@ impl Worker {
         tokio::pin!(shutdown);
         let mut last_scan = std::time::Instant::now() - self.config.paper_scan;
         let mut deliveries = JoinSet::new();
+        let mut last_reap = std::time::Instant::now() - self.config.poll;
         loop {
+            // abandoned jobs are looked for once a poll interval, not before every claim
+            if last_reap.elapsed() >= self.config.poll {
+                last_reap = std::time::Instant::now();
+                if let Err(e) = self.reap().await {
+                    tracing::warn!(worker = %self.config.id, error = ?e, "looking for abandoned jobs failed");
+                }
+            }
             if last_scan.elapsed() >= self.config.paper_scan {
                 last_scan = std::time::Instant::now();
                 // in a task of its own: whatever goes wrong there, the worker goes on taking jobs
@@ -179,6 +187,7 @@ impl Worker {
 
     /// Dead-letters abandoned jobs, then takes and runs at most one job. `true` if it ran one.
     pub async fn step(&self) -> anyhow::Result<bool> {
+        self.reap().await?;
         match self.take(true).await? {
             Some(job) => {
                 self.process(job).await?;
@@ -188,9 +197,8 @@ impl Worker {
         }
     }
 
-    /// Dead-letters abandoned jobs, then takes the next job (a `notify` one only if `notify`).
+    /// Takes the next job (a `notify` one only if `notify`).
     async fn take(&self, notify: bool) -> anyhow::Result<Option<Job>> {
-        self.reap().await?;
         let mut tx = self.pool.begin().await?;
         let Some(job) = queue::claim(&mut tx, &self.config.id, self.config.lease, notify).await? else {
             return Ok(None);
