@@ -65,3 +65,17 @@ CREATE TABLE app_secrets (
     value       BYTEA NOT NULL CHECK (length(value) >= 32),
     created_at  TIMESTAMPTZ NOT NULL DEFAULT now()
 );
+
+-- reading notifications changes the unread count: one event per user a statement touched (read-all
+-- marks many rows at once), so live streams can update the count
+CREATE FUNCTION bb_notify_unread() RETURNS trigger AS $$
+BEGIN
+    PERFORM pg_notify('bb_events', json_build_object('kind', 'unread', 'id', u.user_id, 'userId', u.user_id)::text)
+    FROM (SELECT DISTINCT n.user_id FROM changed n JOIN previous p ON p.id = n.id
+          WHERE p.read_at IS DISTINCT FROM n.read_at) u;
+    RETURN NULL;
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER notifications_unread AFTER UPDATE ON notifications
+    REFERENCING OLD TABLE AS previous NEW TABLE AS changed
+    FOR EACH STATEMENT EXECUTE FUNCTION bb_notify_unread();

@@ -1,6 +1,7 @@
-//! Change events for Server-Sent Events: Postgres triggers `pg_notify('bb_events', …)` when a run
-//! changes or a notification is created (by this process or a separate `bb worker`); one listener
-//! per process fans them out to the connected streams, which filter by run and user.
+//! Change events for Server-Sent Events and the WebSocket: Postgres triggers `pg_notify('bb_events',
+//! …)` when a run changes, a notification is created or notifications are read (by this process or
+//! a separate `bb worker`); one listener per process fans them out to the connected streams, which
+//! filter by run and user.
 
 use serde::Deserialize;
 use sqlx::postgres::PgListener;
@@ -19,6 +20,8 @@ pub enum Kind {
     Notification,
     /// A paper-trading run changed (a tick, a status change).
     Paper,
+    /// Some of a user's notifications were marked read (`id` is the user's): the unread count changed.
+    Unread,
 }
 
 /// One change: which row, whose.

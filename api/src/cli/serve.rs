@@ -68,6 +68,9 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
             let _ = stop.wait_for(|s| *s).await;
         }))
     });
+    if args.no_worker {
+        eprintln!("notifications: {} (delivered by the bb worker processes)", state.notifier.describe());
+    }
     let app = router(state, &config);
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     eprintln!("serving http://{}/api/v1 (OpenAPI at /api/v1/openapi.json)", listener.local_addr()?);

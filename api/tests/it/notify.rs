@@ -614,6 +614,10 @@ async fn the_websocket_pushes_a_new_notification_within_a_second(pool: PgPool) {
     notify(&pool, stranger, NotificationType::System, json!({"message": "not yours"})).await;
     ws.send(Message::Text("ping".into())).await.unwrap();
     assert_eq!(next(&mut ws).await, json!({"type": "pong"}), "the next message is the pong, not the stranger's notification");
+    // reading them (here: another client) updates the count
+    let r = call(&s.app, Method::POST, "/api/v1/notifications/read-all", Some(&tok), None).await;
+    assert_eq!(r.body["marked"], 1);
+    assert_eq!(next(&mut ws).await, json!({"type": "unread", "unread": 0}));
     ws.close(None).await.unwrap();
     s.shutdown().await;
 }

@@ -105,15 +105,22 @@ async fn next_notification(mut s: NotificationStream) -> Option<(Result<SseEvent
                     return Some((Ok(event), s));
                 }
             }
+            Ok(e) if e.kind == Kind::Unread && e.user_id == s.user => {
+                if let Ok(unread) = service::unread_count(&s.state.pool, s.user).await {
+                    let event = SseEvent::default().event("unread").json_data(json!({"unread": unread})).ok()?;
+                    return Some((Ok(event), s));
+                }
+            }
             Ok(_) | Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => return None,
         }
     }
 }
 
-/// Server-Sent Events: `ready` with the unread count, then each new notification of yours as `notification`.
+/// Server-Sent Events: `ready` with the unread count, then each new notification of yours as
+/// `notification`, and `unread` with the new count when you read some (here or elsewhere).
 #[utoipa::path(get, path = "/api/v1/notifications/stream", tag = "notifications", security(("bearer" = [])),
-    responses((status = 200, content_type = "text/event-stream", description = "events `ready` and `notification`")))]
+    responses((status = 200, content_type = "text/event-stream", description = "events `ready`, `notification` and `unread`")))]
 pub async fn stream(State(state): State<AppState>, user: AuthUser) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let rx = state.events.subscribe();
     let s = NotificationStream { state, user: user.id, rx, first: true };

@@ -1,5 +1,5 @@
 //! `GET /ws`: a WebSocket that pushes the signed-in user's live events — `ready` with the unread
-//! count, each new `notification` (with the new count), and changes of their backtest (`run`) and
+//! count, each new `notification` (with the new count), `unread` when they read some, and changes of their backtest (`run`) and
 //! paper-trading (`paper`) runs — the same events as the Server-Sent Events streams, in one
 //! connection. The token comes as a bearer header or `?access_token=` (browsers cannot set headers
 //! on a WebSocket). The server pings every 20 s and closes a connection that misses two pongs.
@@ -36,7 +36,8 @@ pub struct WsQuery {
 }
 
 /// Upgrades to a WebSocket of your live events. Messages are JSON text: `{"type":"ready","unread":n}`,
-/// `{"type":"notification","notification":{…},"unread":n}`, `{"type":"run","run":{…}}` (a backtest's
+/// `{"type":"notification","notification":{…},"unread":n}`, `{"type":"unread","unread":n}` (you read some,
+/// here or elsewhere), `{"type":"run","run":{…}}` (a backtest's
 /// status and progress), `{"type":"paper","paperTrade":{…}}`, and `{"type":"resync","unread":n}` when
 /// events were dropped (re-read what you show). Send the text `ping` for a `{"type":"pong"}`.
 #[utoipa::path(get, path = "/api/v1/ws", tag = "notifications", security(("bearer" = [])), params(WsQuery),
@@ -67,6 +68,10 @@ async fn message(state: &AppState, user: Uuid, e: &Event) -> Option<Value> {
         Kind::Run => {
             let run = backtests::runs::get(&state.pool, e.id).await.ok()??;
             Some(json!({"type": "run", "run": super::backtests::run_event(&run)}))
+        }
+        Kind::Unread => {
+            let unread = service::unread_count(&state.pool, user).await.ok()?;
+            Some(json!({"type": "unread", "unread": unread}))
         }
         Kind::Paper => {
             let run = paper_trades::runs::get(&state.pool, e.id).await.ok()??;
