@@ -71,3 +71,47 @@ impl Default for NotifyConfig {
         }
     }
 }
+
+/// Billing through Stripe: the API key, the webhook signing secret, the price of each paid plan,
+/// and where Stripe sends the user back. Unset keys turn the billing routes off (503).
+#[derive(Clone)]
+pub struct BillingConfig {
+    /// `sk_live_…` / `sk_test_…` (`BB_STRIPE_SECRET_KEY`, or a file named by `BB_STRIPE_SECRET_KEY_FILE`).
+    pub stripe_secret_key: Option<SecretString>,
+    /// `https://api.stripe.com` unless pointed elsewhere (`BB_STRIPE_API_BASE`).
+    pub stripe_api_base: url::Url,
+    /// `whsec_…`: the endpoint's signing secret (`BB_STRIPE_WEBHOOK_SECRET` or `…_FILE`).
+    pub stripe_webhook_secret: Option<SecretString>,
+    /// Stripe price ids of the paid plans (`price_…`).
+    pub price_premium: Option<String>,
+    pub price_educator: Option<String>,
+    /// The app's address: checkout and the portal send the user back under it.
+    pub public_url: url::Url,
+}
+
+impl std::fmt::Debug for BillingConfig {
+    /// Never the secrets themselves.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BillingConfig")
+            .field("stripe_secret_key", &self.stripe_secret_key.as_ref().map(|_| "[set]"))
+            .field("stripe_api_base", &self.stripe_api_base.as_str())
+            .field("stripe_webhook_secret", &self.stripe_webhook_secret.as_ref().map(|_| "[set]"))
+            .field("price_premium", &self.price_premium)
+            .field("price_educator", &self.price_educator)
+            .field("public_url", &self.public_url.as_str())
+            .finish()
+    }
+}
+
+impl Default for BillingConfig {
+    fn default() -> Self {
+        Self {
+            stripe_secret_key: None,
+            stripe_api_base: url::Url::parse("https://api.stripe.com/").expect("valid URL"),
+            stripe_webhook_secret: None,
+            price_premium: None,
+            price_educator: None,
+            public_url: url::Url::parse("http://127.0.0.1:8000/").expect("valid URL"),
+        }
+    }
+}

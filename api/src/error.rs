@@ -26,6 +26,12 @@ pub enum ApiError {
     /// The plan's quota for a metric is used up in this window (403 `quota_exceeded`).
     #[error("{message}")]
     QuotaExceeded { message: String, details: Value },
+    /// An outside service (Stripe, Supabase, ...) refused or failed (502 `upstream_error`).
+    #[error("{0}")]
+    Upstream(String),
+    /// The feature is not configured on this server (503 `not_configured`).
+    #[error("{0}")]
+    NotConfigured(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -41,6 +47,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::QuotaExceeded { .. } => StatusCode::FORBIDDEN,
+            ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            ApiError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -55,6 +63,8 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Validation { .. } => "validation_failed",
             ApiError::QuotaExceeded { .. } => "quota_exceeded",
+            ApiError::Upstream(_) => "upstream_error",
+            ApiError::NotConfigured(_) => "not_configured",
             ApiError::Internal(_) => "internal_error",
         }
     }

@@ -36,6 +36,54 @@ pub struct ServeArgs {
     pub worker: super::worker::WorkerArgs,
     #[command(flatten)]
     pub notify: super::worker::NotifyArgs,
+    #[command(flatten)]
+    pub billing: BillingArgs,
+}
+
+/// Billing through Stripe. Secrets come from the environment (or a file it names), never a flag.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BillingArgs {
+    /// Stripe's API (point it at a test double in development).
+    #[arg(long, env = "BB_STRIPE_API_BASE", default_value = "https://api.stripe.com")]
+    pub stripe_api_base: url::Url,
+    /// The Stripe price id of the premium plan (price_…).
+    #[arg(long, env = "BB_STRIPE_PRICE_PREMIUM")]
+    pub stripe_price_premium: Option<String>,
+    /// The Stripe price id of the educator plan (price_…).
+    #[arg(long, env = "BB_STRIPE_PRICE_EDUCATOR")]
+    pub stripe_price_educator: Option<String>,
+}
+
+/// A secret from `NAME`, or from the file `NAME_FILE` names (trimmed); neither: `None`.
+pub fn secret_from_env(name: &str) -> anyhow::Result<Option<SecretString>> {
+    if let Ok(v) = std::env::var(name) {
+        if !v.trim().is_empty() {
+            return Ok(Some(SecretString::from(v.trim().to_string())));
+        }
+    }
+    match std::env::var(format!("{name}_FILE")) {
+        Ok(path) => {
+            let v = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{name}_FILE: cannot read {path}: {e}"))?;
+            anyhow::ensure!(!v.trim().is_empty(), "{name}_FILE: {path} is empty");
+            Ok(Some(SecretString::from(v.trim().to_string())))
+        }
+        Err(_) => Ok(None),
+    }
+}
+
+impl BillingArgs {
+    /// The billing configuration: these options, the secrets `BB_STRIPE_SECRET_KEY` and
+    /// `BB_STRIPE_WEBHOOK_SECRET` (or their `_FILE`s), and the app's public URL.
+    pub fn config(&self, public_url: &url::Url) -> anyhow::Result<crate::config::BillingConfig> {
+        Ok(crate::config::BillingConfig {
+            stripe_secret_key: secret_from_env("BB_STRIPE_SECRET_KEY")?,
+            stripe_api_base: self.stripe_api_base.clone(),
+            stripe_webhook_secret: secret_from_env("BB_STRIPE_WEBHOOK_SECRET")?,
+            price_premium: self.stripe_price_premium.clone(),
+            price_educator: self.stripe_price_educator.clone(),
+            public_url: public_url.clone(),
+        })
+    }
 }
 
 impl ServeArgs {
@@ -57,8 +105,18 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let worker_config = args.worker.config()?;
     let notifier = std::sync::Arc::new(args.notify.notifier()?);
     let lake = global.open_lake()?;
+    let billing = args.billing.config(&args.notify.public_url)?;
     let mut state = AppState::new(pool.clone(), verifier, lake).await?;
     state.notifier = notifier;
+    eprintln!(
+        "billing: {}",
+        match (&billing.stripe_secret_key, &billing.stripe_webhook_secret) {
+            (Some(_), Some(_)) => format!("Stripe at {} (checkout, portal, webhooks)", billing.stripe_api_base),
+            (Some(_), None) => format!("Stripe at {} (checkout, portal; BB_STRIPE_WEBHOOK_SECRET unset: webhooks refused)", billing.stripe_api_base),
+            (None, _) => "off (BB_STRIPE_SECRET_KEY unset)".to_string(),
+        }
+    );
+    state.stripe = std::sync::Arc::new(crate::services::billing::Stripe::new(billing));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = (!args.no_worker).then(|| {
         let w = Worker { pool: pool.clone(), lake: state.lake.clone(), config: worker_config, paper: state.paper.clone(), notifier: state.notifier.clone() };

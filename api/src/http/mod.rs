@@ -33,6 +33,7 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         .merge(routes::admin::router())
         .merge(routes::notifications::router())
         .merge(routes::usage::router())
+        .merge(routes::billing::router())
         .merge(routes::webhooks::router())
         .merge(routes::ws::router())
         .merge(openapi::router());

@@ -5,7 +5,7 @@ use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::routes::{admin, backtests, cohorts, health, me, notifications, paper_trades, strategies, templates, usage, webhooks, ws};
+use crate::http::routes::{admin, backtests, billing, cohorts, health, me, notifications, paper_trades, strategies, templates, usage, webhooks, ws};
 use crate::state::AppState;
 
 struct BearerAuth;
@@ -83,6 +83,10 @@ impl Modify for BearerAuth {
         webhooks::update,
         webhooks::remove,
         ws::ws,
+        billing::fetch,
+        billing::checkout,
+        billing::portal,
+        billing::stripe_webhook,
     ),
     components(schemas(crate::services::users::User, crate::services::strategies::Strategy, crate::services::strategies::Version,
         strategies::CreateStrategy, strategies::UpdateStrategy, strategies::CreateVersion,
@@ -103,7 +107,9 @@ impl Modify for BearerAuth {
         crate::services::notifications::deliveries::Delivery, crate::services::notifications::preferences::Preferences,
         crate::services::notifications::preferences::Channels, crate::services::notifications::preferences::PreferencesPatch,
         crate::services::notifications::preferences::ChannelsPatch, crate::services::notifications::webhooks::Webhook,
-        crate::services::notifications::webhooks::Registered, crate::services::notifications::webhooks::NewWebhook, webhooks::UpdateWebhook)),
+        crate::services::notifications::webhooks::Registered, crate::services::notifications::webhooks::NewWebhook, webhooks::UpdateWebhook,
+        crate::services::billing::summary::Billing, crate::services::billing::events::Received, crate::services::subscriptions::Subscription,
+        billing::CheckoutRequest, billing::SessionUrl, crate::model::SubscriptionStatus)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -6,6 +6,7 @@
 pub mod analytics;
 pub mod audit;
 pub mod backtests;
+pub mod billing;
 pub mod cohorts;
 pub mod compliance;
 pub mod jobs;

@@ -1,6 +1,7 @@
 //! End-to-end tests of the `bb` binary: real processes, real files, a lake in a temporary folder.
 
 mod backtest;
+mod billing;
 mod cli;
 mod educators;
 mod http;

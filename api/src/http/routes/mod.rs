@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod backtests;
+pub mod billing;
 pub mod cohorts;
 pub mod health;
 pub mod me;
