@@ -25,12 +25,14 @@ pub struct AppState {
     pub notifier: Arc<crate::services::notifications::Notifier>,
     /// Stripe: checkout, the portal, webhook signatures (off unless configured).
     pub stripe: Arc<crate::services::billing::Stripe>,
+    /// Supabase Auth's admin API: roles and invitations (off unless configured).
+    pub supabase: Arc<crate::services::supabase::Supabase>,
 }
 
 impl AppState {
     /// State over `pool` and `lake`, listening for change events until the pool is closed.
     pub async fn new(pool: PgPool, verifier: Verifier, lake: lake::Lake) -> anyhow::Result<Self> {
         let events = Events::start(&pool).await?;
-        Ok(AppState { pool, verifier: Arc::new(verifier), lake: Arc::new(lake), events, job_attempts: 3, paper: Arc::default(), notifier: Arc::default(), stripe: Arc::default() })
+        Ok(AppState { pool, verifier: Arc::new(verifier), lake: Arc::new(lake), events, job_attempts: 3, paper: Arc::default(), notifier: Arc::default(), stripe: Arc::default(), supabase: Arc::default() })
     }
 }

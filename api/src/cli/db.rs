@@ -50,15 +50,21 @@ pub struct TokenArgs {
     /// HS256 secret of the auth provider (Supabase's JWT secret).
     #[arg(long, env = "BB_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
-    /// JWKS URL for ES256/RS256 tokens.
+    /// JWKS URL for ES256/RS256 tokens (default with --supabase-url: the project's
+    /// /auth/v1/.well-known/jwks.json).
     #[arg(long, env = "BB_JWKS_URL")]
     pub jwks_url: Option<url::Url>,
+    /// The Supabase project (https://<ref>.supabase.co): its JWKS verifies tokens, and with
+    /// BB_SUPABASE_SERVICE_ROLE_KEY (or its _FILE) role changes and invitations go to its admin API.
+    #[arg(long, env = "BB_SUPABASE_URL")]
+    pub supabase_url: Option<url::Url>,
 }
 
 impl TokenArgs {
     /// The verifier; warns when nothing is configured (every token would be refused).
     pub fn verifier(&self) -> crate::auth::jwt::Verifier {
-        let v = crate::auth::jwt::Verifier::new(self.jwt_secret.clone().map(secrecy::SecretString::from), self.jwks_url.clone());
+        let jwks = self.jwks_url.clone().or_else(|| self.supabase_url.as_ref().map(crate::services::supabase::Supabase::jwks_url));
+        let v = crate::auth::jwt::Verifier::new(self.jwt_secret.clone().map(secrecy::SecretString::from), jwks);
         if !v.configured() {
             eprintln!("warning: neither BB_JWT_SECRET nor BB_JWKS_URL is set: every token will be refused");
         }

@@ -117,6 +117,11 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
         }
     );
     state.stripe = std::sync::Arc::new(crate::services::billing::Stripe::new(billing));
+    let supabase = crate::services::supabase::Supabase::new(args.tokens.supabase_url.clone(), secret_from_env("BB_SUPABASE_SERVICE_ROLE_KEY")?);
+    if args.tokens.supabase_url.is_some() {
+        eprintln!("supabase: {}", if supabase.configured() { "tokens from the project's JWKS; roles and invitations through its admin API" } else { "tokens from the project's JWKS (BB_SUPABASE_SERVICE_ROLE_KEY unset: roles stay local)" });
+    }
+    state.supabase = std::sync::Arc::new(supabase);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = (!args.no_worker).then(|| {
         let w = Worker { pool: pool.clone(), lake: state.lake.clone(), config: worker_config, paper: state.paper.clone(), notifier: state.notifier.clone() };

@@ -15,5 +15,6 @@ pub mod paper_trades;
 pub mod quotas;
 pub mod strategies;
 pub mod subscriptions;
+pub mod supabase;
 pub mod templates;
 pub mod users;

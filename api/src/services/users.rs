@@ -92,7 +92,7 @@ pub async fn seen(pool: &sqlx::PgPool, t: &TokenUser) -> sqlx::Result<User> {
 }
 
 /// Sets a user's roles (an admin): kept over what later tokens claim, recorded in the audit trail.
-pub async fn set_roles(pool: &sqlx::PgPool, admin: &User, id: Uuid, roles: &[Role]) -> ApiResult<User> {
+pub async fn set_roles(pool: &sqlx::PgPool, supabase: &crate::services::supabase::Supabase, admin: &User, id: Uuid, roles: &[Role]) -> ApiResult<User> {
     admin.require(Role::Admin)?;
     if roles.is_empty() {
         return Err(ApiError::invalid("roles", "roles must name at least one of builder, educator, admin"));
@@ -103,6 +103,10 @@ pub async fn set_roles(pool: &sqlx::PgPool, admin: &User, id: Uuid, roles: &[Rol
     let mut tx = pool.begin().await?;
     let before: Option<Vec<Role>> = sqlx::query_scalar("SELECT roles FROM users WHERE id = $1 FOR UPDATE").bind(id).fetch_optional(&mut *tx).await?;
     let before = before.ok_or_else(|| ApiError::NotFound(format!("user {id} not found")))?;
+    // Supabase first: the local row changes only when it accepted (the roles ride in the next token too)
+    if supabase.configured() {
+        supabase.set_roles(id, &roles).await?;
+    }
     sqlx::query("UPDATE users SET roles = $2, roles_set_by_admin = true, updated_at = now() WHERE id = $1").bind(id).bind(&roles).execute(&mut *tx).await?;
     crate::services::audit::append(
         &mut tx,
@@ -113,6 +117,53 @@ pub async fn set_roles(pool: &sqlx::PgPool, admin: &User, id: Uuid, roles: &[Rol
             entity_id: id.to_string(),
             before: Some(serde_json::json!({"roles": before})),
             after: Some(serde_json::json!({"roles": roles})),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    get(pool, id).await?.ok_or_else(|| ApiError::NotFound(format!("user {id} not found")))
+}
+
+/// Provisions an account in Supabase for `email` with `roles` and its row here; audited. Needs
+/// Supabase's admin API (503 without it); an address that has an account is a 409.
+pub async fn invite(pool: &sqlx::PgPool, supabase: &crate::services::supabase::Supabase, admin: &User, email: &str, roles: &[Role]) -> ApiResult<User> {
+    admin.require(Role::Admin)?;
+    let email = email.trim().to_lowercase();
+    let (local, domain) = email.split_once('@').unwrap_or(("", ""));
+    if local.is_empty() || !domain.contains('.') || email.contains(char::is_whitespace) {
+        return Err(ApiError::invalid("email", format!("'{email}' is not an e-mail address")));
+    }
+    if roles.is_empty() {
+        return Err(ApiError::invalid("roles", "roles must name at least one of builder, educator, admin"));
+    }
+    if !supabase.configured() {
+        return Err(ApiError::NotConfigured("inviting users needs Supabase's admin API (BB_SUPABASE_URL, BB_SUPABASE_SERVICE_ROLE_KEY)".into()));
+    }
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    let taken: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE lower(email) = $1)").bind(&email).fetch_one(pool).await?;
+    if taken {
+        return Err(ApiError::Conflict(format!("{email} has an account already")));
+    }
+    let id = supabase.create_user(&email, &roles).await?;
+    let mut tx = pool.begin().await?;
+    sqlx::query("INSERT INTO users (id, email, roles, roles_set_by_admin, display_name) VALUES ($1, $2, $3, true, $4)")
+        .bind(id)
+        .bind(&email)
+        .bind(&roles)
+        .bind(local.chars().take(100).collect::<String>())
+        .execute(&mut *tx)
+        .await?;
+    crate::services::audit::append(
+        &mut tx,
+        crate::services::audit::Change {
+            actor: Some(admin.id),
+            action: "user.invited",
+            entity_type: "user",
+            entity_id: id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({"email": email, "roles": roles})),
         },
     )
     .await?;

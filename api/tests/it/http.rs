@@ -381,7 +381,7 @@ async fn jwks_server(keys: Arc<std::sync::Mutex<Value>>) -> String {
 }
 
 /// A fresh P-256 key: its PKCS#8 DER (for signing) and its public JWK.
-fn es256_key(kid: &str) -> (Vec<u8>, Value) {
+pub fn es256_key(kid: &str) -> (Vec<u8>, Value) {
     use aws_lc_rs::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
     use base64::Engine;
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &aws_lc_rs::rand::SystemRandom::new()).unwrap();
@@ -392,7 +392,7 @@ fn es256_key(kid: &str) -> (Vec<u8>, Value) {
     (pkcs8.as_ref().to_vec(), jwk)
 }
 
-fn sign_es256(der: &[u8], kid: &str, email: &str) -> String {
+pub fn sign_es256(der: &[u8], kid: &str, email: &str) -> String {
     let claims = claims_for(&user_id_for_email(email).to_string(), Some(email), &["builder"], None, Duration::from_secs(600));
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256);
     header.kid = Some(kid.into());

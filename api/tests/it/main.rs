@@ -12,6 +12,7 @@ mod notify;
 mod paper;
 mod s3;
 mod sqlwire;
+mod supabase;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -24,6 +24,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/compliance/events/{id}", get(event).patch(review))
         .route("/admin/templates/{id}/takedown", post(takedown))
         .route("/admin/users/{id}/roles", patch(roles))
+        .route("/admin/users/invite", axum::routing::post(invite))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -109,12 +110,34 @@ pub struct SetRoles {
     pub roles: Vec<String>,
 }
 
-/// Sets a user's roles (kept over what their tokens claim); recorded in the audit trail.
+/// Sets a user's roles (kept over what their tokens claim); written to Supabase's `app_metadata`
+/// first when its admin API is configured (the local row changes only if it accepted); recorded in
+/// the audit trail.
 #[utoipa::path(patch, path = "/api/v1/admin/users/{id}/roles", tag = "admin", security(("bearer" = [])), request_body = SetRoles,
     responses((status = 200, body = User), (status = 403, description = "not an admin"), (status = 404, description = "no such user"),
         (status = 422, description = "an unknown role, or none")))]
 pub async fn roles(State(state): State<AppState>, user: AuthUser, Path(id): Path<Uuid>, ApiJson(b): ApiJson<SetRoles>) -> ApiResult<Json<User>> {
     user.require(Role::Admin)?;
     let roles = b.roles.iter().map(|r| params::field::<Role>("roles", r)).collect::<ApiResult<Vec<_>>>()?;
-    Ok(Json(users::set_roles(&state.pool, &user, id, &roles).await?))
+    Ok(Json(users::set_roles(&state.pool, &state.supabase, &user, id, &roles).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Invite {
+    pub email: String,
+    /// Any of builder, educator, admin.
+    pub roles: Vec<String>,
+}
+
+/// Provisions an account in Supabase (`POST /auth/v1/admin/users`) with these roles, and its row
+/// here; recorded in the audit trail.
+#[utoipa::path(post, path = "/api/v1/admin/users/invite", tag = "admin", security(("bearer" = [])), request_body = Invite,
+    responses((status = 201, body = User), (status = 403, description = "not an admin"), (status = 409, description = "the address has an account"),
+        (status = 422, description = "not an e-mail address, or an unknown role"), (status = 502, description = "Supabase refused or failed"),
+        (status = 503, description = "Supabase's admin API is not configured")))]
+pub async fn invite(State(state): State<AppState>, user: AuthUser, ApiJson(b): ApiJson<Invite>) -> ApiResult<(axum::http::StatusCode, Json<User>)> {
+    user.require(Role::Admin)?;
+    let roles = b.roles.iter().map(|r| params::field::<Role>("roles", r)).collect::<ApiResult<Vec<_>>>()?;
+    Ok((axum::http::StatusCode::CREATED, Json(users::invite(&state.pool, &state.supabase, &user, &b.email, &roles).await?)))
 }
