@@ -132,17 +132,36 @@ pub async fn ingest_file(lake: &Lake, path: &Path, opts: &IngestOptions, stage: 
         bad.extend(bad_trades);
     }
     let landed = land::candles(lake, &market, &good).await?;
+    finish(lake, path.to_path_buf(), format, market, inferred, rows_read, trades_landed, good, landed, bad, started).await
+}
+
+/// Quarantines the rejected rows and reports what an ingest did.
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    lake: &Lake,
+    file: PathBuf,
+    format: Format,
+    market: Market,
+    inferred: Vec<String>,
+    rows_read: u64,
+    trades_landed: Option<u64>,
+    good: Vec<RawCandle>,
+    landed: Landed,
+    mut bad: Vec<Rejected>,
+    started: Instant,
+) -> Result<IngestReport> {
     bad.sort_by_key(|r| r.row);
     if !bad.is_empty() {
         let now = chrono::Utc::now().timestamp_micros();
-        lake.append(LakeTable::Quarantine, vec![batches::quarantine(&source_file, Some(&market), &bad, now)?]).await?;
+        lake.append(LakeTable::Quarantine, vec![batches::quarantine(&file.display().to_string(), Some(&market), &bad, now)?]).await?;
     }
     let mut quarantine_reasons = BTreeMap::new();
     for r in &bad {
         *quarantine_reasons.entry(reason_kind(&r.reason)).or_insert(0) += 1;
     }
+    let timeframe = market.timeframe();
     Ok(IngestReport {
-        file: path.to_path_buf(),
+        file,
         format,
         gaps: GapReport::of(good.iter().map(|c| c.open_time_us), timeframe),
         span: good.first().zip(good.last()).map(|(a, b)| (a.open_time_us, b.open_time_us)),
@@ -155,6 +174,22 @@ pub async fn ingest_file(lake: &Lake, path: &Path, opts: &IngestOptions, stage: 
         quarantine_reasons,
         elapsed: started.elapsed(),
     })
+}
+
+/// Ingests trades that did not come from a file (a market-data API): the same validation,
+/// de-duplication, quarantine and exactly-once landing of trades and of the candles built from
+/// them as a trade file gets. `source` names them in reports and the quarantine
+/// (`kaiko://cbse/spot/btc-usd`); `format` is their wire format.
+pub async fn ingest_trades(lake: &Lake, source: &str, format: Format, market: &Market, trades: Vec<RawTrade>) -> Result<IngestReport> {
+    let started = Instant::now();
+    let rows_read = trades.len() as u64;
+    let (good_trades, bad_trades) = validate::trades(trades);
+    let (good_trades, dup) = dedupe_trades(good_trades);
+    let (good, bad_candles) = validate::candles(trades_to_candles(&good_trades, market.timeframe()), market.timeframe());
+    let trades_landed = land_trades(lake, market, source, &good_trades).await?;
+    let landed = land::candles(lake, market, &good).await?;
+    let bad = [bad_trades, dup, bad_candles].concat();
+    finish(lake, PathBuf::from(source), format, market.clone(), vec![], rows_read, Some(trades_landed), good, landed, bad, started).await
 }
 
 /// A reason without its row-specific numbers, for counting ("high … is below max(open …)").

@@ -28,7 +28,7 @@ pub use aggregate::{resample as resample_candles, trades_to_candles};
 pub use error::{Error, Result};
 pub use format::Format;
 pub use gaps::GapReport;
-pub use ingest::{ingest_file, IngestOptions, IngestReport, Stage};
+pub use ingest::{ingest_file, ingest_trades, IngestOptions, IngestReport, Stage};
 pub use land::Landed;
 pub use naming::from_file_name;
 pub use readers::ColumnMap;

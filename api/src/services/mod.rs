@@ -10,6 +10,7 @@ pub mod billing;
 pub mod cohorts;
 pub mod compliance;
 pub mod jobs;
+pub mod kaiko;
 pub mod notifications;
 pub mod paper_trades;
 pub mod quotas;

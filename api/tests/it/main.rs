@@ -6,6 +6,7 @@ mod cli;
 mod educators;
 mod http;
 mod jobs;
+mod kaiko;
 mod layers;
 mod model;
 mod notify;
