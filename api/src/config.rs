@@ -38,6 +38,8 @@ pub struct NotifyConfig {
     /// `smtp://[user:pass@]host[:port]` (STARTTLS when the server offers it) or `smtps://…`
     /// (TLS from the start); none turns e-mail off.
     pub smtp_url: Option<url::Url>,
+    /// PEM certificates trusted for the SMTP server's TLS besides the system's (a private CA).
+    pub smtp_ca_file: Option<std::path::PathBuf>,
     /// The From of every e-mail, e.g. `Blockbuilders <notifications@example.com>`.
     pub mail_from: String,
     /// Where users reach the app: the base of the links in e-mails (the app and unsubscribe links).
@@ -60,6 +62,7 @@ impl Default for NotifyConfig {
     fn default() -> Self {
         Self {
             smtp_url: None,
+            smtp_ca_file: None,
             mail_from: "Blockbuilders <notifications@localhost>".into(),
             public_url: url::Url::parse("http://127.0.0.1:8000/").expect("valid URL"),
             allow_private: false,

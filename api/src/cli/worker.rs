@@ -48,6 +48,9 @@ pub struct NotifyArgs {
     /// server offers it) or smtps://… (TLS from the start). Unset: e-mail is off.
     #[arg(long, env = "BB_SMTP_URL")]
     pub smtp_url: Option<url::Url>,
+    /// PEM file of certificates to trust for the SMTP server's TLS besides the system's (a private CA).
+    #[arg(long, env = "BB_SMTP_CA_FILE")]
+    pub smtp_ca_file: Option<std::path::PathBuf>,
     /// The From of notification e-mails.
     #[arg(long, env = "BB_MAIL_FROM", default_value = "Blockbuilders <notifications@localhost>")]
     pub mail_from: String,
@@ -88,6 +91,7 @@ impl NotifyArgs {
         anyhow::ensure!(matches!(self.public_url.scheme(), "http" | "https"), "--public-url must be http(s), got {}", self.public_url);
         let config = crate::config::NotifyConfig {
             smtp_url: self.smtp_url.clone(),
+            smtp_ca_file: self.smtp_ca_file.clone(),
             mail_from: self.mail_from.clone(),
             public_url: self.public_url.clone(),
             allow_private: self.webhook_allow_private,

@@ -114,12 +114,21 @@ struct SmtpSink {
 
 impl SmtpSink {
     fn start(fail_first: u32) -> SmtpSink {
+        Self::start_with(fail_first, None)
+    }
+
+    /// A sink that offers STARTTLS with `cert`/`key` and requires it before MAIL.
+    fn start_with(fail_first: u32, tls: Option<(&std::path::Path, &std::path::Path)>) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("messages.jsonl");
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let script = crate::crate_dir().join("../scripts/smtp_sink.py");
+        let mut args = vec![script.display().to_string(), "--port".into(), port.to_string(), "--out".into(), out.display().to_string(), "--fail-first".into(), fail_first.to_string()];
+        if let Some((cert, key)) = tls {
+            args.extend(["--tls-cert".into(), cert.display().to_string(), "--tls-key".into(), key.display().to_string()]);
+        }
         let mut child = Command::new(crate::python())
-            .args([script.to_str().unwrap(), "--port", &port.to_string(), "--out", out.to_str().unwrap(), "--fail-first", &fail_first.to_string()])
+            .args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -463,6 +472,44 @@ async fn alerts_are_e_mailed_with_both_bodies_and_an_unsubscribe_link_that_works
     assert_eq!(jobs_for(&pool, quiet).await, 0);
     s.shutdown().await;
     assert_eq!(smtp.messages().len(), 1);
+}
+
+/// A private CA and a certificate for 127.0.0.1 signed by it (the system's openssl): (ca, cert, key).
+fn certificates(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let run = |args: &[&str]| {
+        let o = Command::new("openssl").args(args).current_dir(dir).output().expect("openssl runs");
+        assert!(o.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+    };
+    run(&["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=Blockbuilders test CA"]);
+    run(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "smtp.key", "-out", "smtp.csr", "-subj", "/CN=127.0.0.1"]);
+    std::fs::write(dir.join("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n").unwrap();
+    run(&["x509", "-req", "-in", "smtp.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "smtp.pem", "-days", "2", "-extfile", "ext.cnf"]);
+    (dir.join("ca.pem"), dir.join("smtp.pem"), dir.join("smtp.key"))
+}
+
+#[sqlx::test(migrator = "api::db::MIGRATOR")]
+async fn e_mail_goes_over_starttls_when_the_server_offers_it(pool: PgPool) {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = certificates(certs.path());
+    let smtp = SmtpSink::start_with(0, Some((&cert, &key)));
+    // without trusting the server's CA the handshake fails, and the log says so
+    let s = stack(&pool, NotifyConfig { max_attempts: 1, ..quick(Some(&smtp)) }).await;
+    let (tok, uid) = user(&s.app, "tls@example.com").await;
+    let id = notify(&pool, uid, NotificationType::PaperTradeAlert, json!({"message": "untrusted"})).await;
+    let log = settled(&s.app, &tok, id, 1).await;
+    assert_eq!(log[0]["status"], "failed", "{log:?}");
+    s.shutdown().await;
+    assert!(smtp.messages().is_empty());
+    // trusting it (BB_SMTP_CA_FILE), the message goes over TLS
+    let s = stack(&pool, NotifyConfig { smtp_ca_file: Some(ca), ..quick(Some(&smtp)) }).await;
+    let id = notify(&pool, uid, NotificationType::PaperTradeAlert, json!({"message": "over tls"})).await;
+    let log = settled(&s.app, &tok, id, 1).await;
+    assert_eq!(log.last().unwrap()["status"], "delivered", "{log:?}");
+    let mail = smtp.messages();
+    assert_eq!(mail.len(), 1);
+    assert_eq!(mail[0]["tls"], true, "the session was upgraded with STARTTLS");
+    assert_eq!(mail[0]["headers"]["Subject"], "Paper-trading alert: over tls");
+    s.shutdown().await;
 }
 
 #[sqlx::test(migrator = "api::db::MIGRATOR")]

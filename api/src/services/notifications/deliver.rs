@@ -43,7 +43,7 @@ impl Default for Notifier {
 
 impl Notifier {
     pub fn new(config: NotifyConfig) -> Result<Notifier, String> {
-        let mailer = config.smtp_url.as_ref().map(|u| Mailer::new(u, &config.mail_from)).transpose()?;
+        let mailer = config.smtp_url.as_ref().map(|u| Mailer::new(u, &config.mail_from, config.smtp_ca_file.as_deref())).transpose()?;
         let mut http = reqwest::Client::builder()
             .timeout(config.webhook_timeout)
             .connect_timeout(config.webhook_timeout.min(Duration::from_secs(5)))

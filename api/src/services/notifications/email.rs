@@ -142,10 +142,23 @@ impl std::fmt::Debug for Mailer {
 impl Mailer {
     /// A client of `url`: `smtp://[user:pass@]host[:port]` (port 587 by default; STARTTLS when
     /// offered) or `smtps://…` (port 465, TLS from the start). `from` is the sender.
-    pub fn new(url: &url::Url, from: &str) -> Result<Mailer, String> {
+    pub fn new(url: &url::Url, from: &str, ca_file: Option<&std::path::Path>) -> Result<Mailer, String> {
         let from: Mailbox = from.parse().map_err(|e| format!("BB_MAIL_FROM '{from}' is not a mailbox: {e}"))?;
         let host = url.host_str().ok_or_else(|| format!("BB_SMTP_URL '{url}' has no host"))?.to_string();
-        let tls_params = || TlsParameters::new(host.clone()).map_err(|e| format!("TLS for {host}: {e}"));
+        let ca = match ca_file {
+            Some(p) => {
+                let pem = std::fs::read(p).map_err(|e| format!("BB_SMTP_CA_FILE {}: {e}", p.display()))?;
+                Some(lettre::transport::smtp::client::Certificate::from_pem(&pem).map_err(|e| format!("BB_SMTP_CA_FILE {}: not a PEM certificate: {e}", p.display()))?)
+            }
+            None => None,
+        };
+        let tls_params = || {
+            let mut b = TlsParameters::builder(host.clone());
+            if let Some(c) = ca.clone() {
+                b = b.add_root_certificate(c);
+            }
+            b.build_rustls().map_err(|e| format!("TLS for {host}: {e}"))
+        };
         let (tls, port) = match url.scheme() {
             "smtp" => (Tls::Opportunistic(tls_params()?), url.port().unwrap_or(587)),
             "smtps" => (Tls::Wrapper(tls_params()?), url.port().unwrap_or(465)),
@@ -239,10 +252,10 @@ mod tests {
     #[tokio::test]
     async fn smtp_urls_are_checked() {
         let u = |s: &str| url::Url::parse(s).unwrap();
-        assert_eq!(Mailer::new(&u("smtp://127.0.0.1:2525"), "Blockbuilders <n@example.com>").unwrap().server, "127.0.0.1:2525");
-        assert_eq!(Mailer::new(&u("smtps://mail.example.com"), "n@example.com").unwrap().server, "mail.example.com:465");
-        assert!(Mailer::new(&u("http://x"), "n@example.com").unwrap_err().contains("smtp://"));
-        assert!(Mailer::new(&u("smtp://x"), "not an address").unwrap_err().contains("BB_MAIL_FROM"));
+        assert_eq!(Mailer::new(&u("smtp://127.0.0.1:2525"), "Blockbuilders <n@example.com>", None).unwrap().server, "127.0.0.1:2525");
+        assert_eq!(Mailer::new(&u("smtps://mail.example.com"), "n@example.com", None).unwrap().server, "mail.example.com:465");
+        assert!(Mailer::new(&u("http://x"), "n@example.com", None).unwrap_err().contains("smtp://"));
+        assert!(Mailer::new(&u("smtp://x"), "not an address", None).unwrap_err().contains("BB_MAIL_FROM"));
         assert_eq!(percent_decode("a%40b%2"), "a@b%2");
     }
 }
