@@ -16,6 +16,8 @@ pub struct ApiConfig {
     pub jwt_secret: Option<SecretString>,
     /// JWKS URL for ES256/RS256 tokens.
     pub jwks_url: Option<url::Url>,
+    /// Send `Strict-Transport-Security` (the app is reached over https).
+    pub hsts: bool,
 }
 
 impl Default for ApiConfig {
@@ -26,6 +28,7 @@ impl Default for ApiConfig {
             body_limit: 1024 * 1024,
             jwt_secret: None,
             jwks_url: None,
+            hsts: false,
         }
     }
 }

@@ -94,6 +94,7 @@ impl ServeArgs {
             body_limit: self.body_limit,
             jwt_secret: self.tokens.jwt_secret.clone().map(SecretString::from),
             jwks_url: self.tokens.jwks_url.clone(),
+            hsts: self.notify.public_url.scheme() == "https",
         }
     }
 }

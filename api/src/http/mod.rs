@@ -1,4 +1,4 @@
-//! The HTTP API: the `/api/v1` router with its layers (request ids, tracing, CORS, body limit),
+//! The HTTP API: the `/api/v1` router with its layers (request ids, tracing, security headers, CORS, body limit),
 //! the thin routes (`routes`: parse, authorize, call one service function, respond), the
 //! extractors and paging they share, error rendering, and the OpenAPI document.
 
@@ -10,6 +10,7 @@ pub mod page;
 pub mod params;
 pub mod request_id;
 pub mod routes;
+pub mod security;
 pub mod sse;
 
 use axum::extract::DefaultBodyLimit;
@@ -49,5 +50,9 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(cors)
+        .layer(axum::middleware::from_fn({
+            let hsts = config.hsts;
+            move |req, next| security::headers(hsts, req, next)
+        }))
         .layer(axum::middleware::from_fn(request_id::middleware))
 }

@@ -421,3 +421,59 @@ async fn es256_tokens_verify_against_a_jwks_that_rotates(pool: PgPool) {
     let r = call(&app, Method::GET, "/api/v1/me", Some(&sign_es256(&der3, "k2", "es@x.io")), None).await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
 }
+
+async fn raw(app: &Router, req: Request<Body>) -> axum::http::Response<Body> {
+    app.clone().oneshot(req).await.unwrap()
+}
+
+#[sqlx::test(migrator = "api::db::MIGRATOR")]
+async fn cors_preflights_name_the_allowed_origin_only_and_every_answer_has_security_headers(pool: PgPool) {
+    let config = ApiConfig { cors_origins: vec!["https://app.blockbuilders.io".into()], hsts: true, ..ApiConfig::default() };
+    let app = router(state(pool.clone(), Verifier::new(Some(SecretString::from(SECRET)), None), scratch_lake()).await, &config);
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/api/v1/strategies")
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "authorization,content-type")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let ok = raw(&app, preflight("https://app.blockbuilders.io")).await;
+    assert_eq!(ok.status(), StatusCode::OK);
+    let h = ok.headers();
+    assert_eq!(h["access-control-allow-origin"], "https://app.blockbuilders.io");
+    let methods = h["access-control-allow-methods"].to_str().unwrap().to_ascii_uppercase();
+    assert!(["GET", "POST", "PATCH", "DELETE"].iter().all(|m| methods.contains(m)), "{methods}");
+    let headers = h["access-control-allow-headers"].to_str().unwrap().to_ascii_lowercase();
+    assert!(headers.contains("authorization") && headers.contains("content-type"), "{headers}");
+    let refused = raw(&app, preflight("https://evil.example")).await;
+    assert!(refused.headers().get("access-control-allow-origin").is_none(), "a refused origin is not named: {:?}", refused.headers());
+    // a simple request from a refused origin gets its answer without the CORS grant, so browsers hide it
+    let r = raw(&app, Request::builder().uri("/api/v1/health").header("origin", "https://evil.example").body(Body::empty()).unwrap()).await;
+    assert!(r.headers().get("access-control-allow-origin").is_none());
+    // security headers: JSON answers, errors, and the HTML page
+    for req in [
+        Request::builder().uri("/api/v1/health").body(Body::empty()).unwrap(),
+        Request::builder().uri("/api/v1/strategies").body(Body::empty()).unwrap(),
+        Request::builder().uri("/api/v1/notifications/unsubscribe?token=nope").body(Body::empty()).unwrap(),
+    ] {
+        let uri = req.uri().to_string();
+        let r = raw(&app, req).await;
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{uri}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{uri}");
+        assert_eq!(h["x-frame-options"], "DENY", "{uri}");
+        assert_eq!(h["strict-transport-security"], "max-age=31536000; includeSubDomains", "{uri}");
+        let html = h["content-type"].to_str().unwrap().starts_with("text/html");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.starts_with("default-src 'none'") && csp.contains("frame-ancestors 'none'"), "{uri}: {csp}");
+        assert_eq!(csp.contains("style-src 'unsafe-inline'"), html, "{uri}: only HTML pages may style themselves: {csp}");
+    }
+    // without TLS there is no HSTS
+    let plain = app_with_lake(pool, scratch_lake()).await;
+    let r = raw(&plain, Request::builder().uri("/api/v1/health").body(Body::empty()).unwrap()).await;
+    assert!(r.headers().get("strict-transport-security").is_none());
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+}
