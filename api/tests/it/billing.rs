@@ -374,7 +374,7 @@ fn bb_serve_reads_stripe_secrets_from_a_file_and_never_logs_them() {
     while !log.contains("serving http://") {
         log = rx.recv_timeout(deadline - std::time::Instant::now()).expect("bb serve starts");
     }
-    let base = log.split("serving ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    let base = format!("http://{}", log.split("serving http://").nth(1).unwrap().split_whitespace().next().unwrap());
     assert!(log.contains("billing: Stripe at"), "{log}");
     let tok = token("secret-keeper@example.com", "builder", Some("free"));
     let client = reqwest::Client::new();
