@@ -18,6 +18,8 @@ pub struct ApiConfig {
     pub jwks_url: Option<url::Url>,
     /// Send `Strict-Transport-Security` (the app is reached over https).
     pub hsts: bool,
+    /// Rate limits of mutating requests.
+    pub rate_limits: crate::rate_limit::Limits,
 }
 
 impl Default for ApiConfig {
@@ -29,6 +31,7 @@ impl Default for ApiConfig {
             jwt_secret: None,
             jwks_url: None,
             hsts: false,
+            rate_limits: Default::default(),
         }
     }
 }

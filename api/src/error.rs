@@ -26,6 +26,9 @@ pub enum ApiError {
     /// The plan's quota for a metric is used up in this window (403 `quota_exceeded`).
     #[error("{message}")]
     QuotaExceeded { message: String, details: Value },
+    /// Too many requests (429 `rate_limited`, with `Retry-After`).
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_secs: u64 },
     /// An outside service (Stripe, Supabase, ...) refused or failed (502 `upstream_error`).
     #[error("{0}")]
     Upstream(String),
@@ -47,6 +50,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::QuotaExceeded { .. } => StatusCode::FORBIDDEN,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Upstream(_) => StatusCode::BAD_GATEWAY,
             ApiError::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -63,6 +67,7 @@ impl ApiError {
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::Validation { .. } => "validation_failed",
             ApiError::QuotaExceeded { .. } => "quota_exceeded",
+            ApiError::RateLimited { .. } => "rate_limited",
             ApiError::Upstream(_) => "upstream_error",
             ApiError::NotConfigured(_) => "not_configured",
             ApiError::Internal(_) => "internal_error",
@@ -82,6 +87,7 @@ impl ApiError {
     pub fn details(&self) -> Value {
         match self {
             ApiError::Validation { details, .. } | ApiError::QuotaExceeded { details, .. } => details.clone(),
+            ApiError::RateLimited { retry_after_secs, .. } => json!({"retryAfterSeconds": retry_after_secs}),
             _ => Value::Null,
         }
     }

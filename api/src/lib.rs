@@ -26,6 +26,7 @@ pub mod http;
 pub mod jobs;
 pub mod model;
 pub mod pg;
+pub mod rate_limit;
 pub mod services;
 pub mod shutdown;
 pub mod sqlwire;

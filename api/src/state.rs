@@ -27,12 +27,15 @@ pub struct AppState {
     pub stripe: Arc<crate::services::billing::Stripe>,
     /// Supabase Auth's admin API: roles and invitations (off unless configured).
     pub supabase: Arc<crate::services::supabase::Supabase>,
+    /// Rate limits of mutating requests, and this process's buckets.
+    pub rate_limits: crate::rate_limit::Limits,
+    pub buckets: Arc<crate::rate_limit::Buckets>,
 }
 
 impl AppState {
     /// State over `pool` and `lake`, listening for change events until the pool is closed.
     pub async fn new(pool: PgPool, verifier: Verifier, lake: lake::Lake) -> anyhow::Result<Self> {
         let events = Events::start(&pool).await?;
-        Ok(AppState { pool, verifier: Arc::new(verifier), lake: Arc::new(lake), events, job_attempts: 3, paper: Arc::default(), notifier: Arc::default(), stripe: Arc::default(), supabase: Arc::default() })
+        Ok(AppState { pool, verifier: Arc::new(verifier), lake: Arc::new(lake), events, job_attempts: 3, paper: Arc::default(), notifier: Arc::default(), stripe: Arc::default(), supabase: Arc::default(), rate_limits: Default::default(), buckets: Arc::default() })
     }
 }

@@ -29,6 +29,16 @@ pub struct ServeArgs {
     /// Largest request body, bytes.
     #[arg(long, env = "BB_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
+    /// Mutating requests (POST, PUT, PATCH, DELETE) one user may make a minute (0: no limit).
+    #[arg(long, env = "BB_RATE_LIMIT_PER_MINUTE", default_value_t = 120)]
+    pub rate_limit_per_minute: u32,
+    /// Mutating requests one client address may make a minute (0: no limit).
+    #[arg(long, env = "BB_RATE_LIMIT_IP_PER_MINUTE", default_value_t = 600)]
+    pub rate_limit_ip_per_minute: u32,
+    /// Behind a proxy: the header it puts the client's address in (e.g. x-forwarded-for); only it
+    /// is believed. Unset: the connection's peer address.
+    #[arg(long, env = "BB_TRUSTED_IP_HEADER")]
+    pub trusted_ip_header: Option<String>,
     /// Do not run jobs in this process (run `bb worker` processes instead).
     #[arg(long)]
     pub no_worker: bool,
@@ -95,6 +105,11 @@ impl ServeArgs {
             jwt_secret: self.tokens.jwt_secret.clone().map(SecretString::from),
             jwks_url: self.tokens.jwks_url.clone(),
             hsts: self.notify.public_url.scheme() == "https",
+            rate_limits: crate::rate_limit::Limits {
+                per_user_per_minute: self.rate_limit_per_minute,
+                per_ip_per_minute: self.rate_limit_ip_per_minute,
+                trusted_ip_header: self.trusted_ip_header.clone().map(|h| h.to_ascii_lowercase()),
+            },
         }
     }
 }
@@ -138,7 +153,7 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     let app = router(state, &config);
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
     eprintln!("serving http://{}/api/v1 (OpenAPI at /api/v1/openapi.json)", listener.local_addr()?);
-    axum::serve(listener, app).with_graceful_shutdown(crate::shutdown::signal()).await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(crate::shutdown::signal()).await?;
     let _ = stop_tx.send(true);
     if let Some(w) = worker {
         let _ = w.await;

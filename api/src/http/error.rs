@@ -21,6 +21,10 @@ impl IntoResponse for ApiError {
             "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
             "requestId": request_id,
         }});
-        (self.status(), axum::Json(body)).into_response()
+        let mut res = (self.status(), axum::Json(body)).into_response();
+        if let ApiError::RateLimited { retry_after_secs, .. } = &self {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from(*retry_after_secs));
+        }
+        res
     }
 }

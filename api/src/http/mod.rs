@@ -8,6 +8,7 @@ pub mod json;
 pub mod openapi;
 pub mod page;
 pub mod params;
+pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
 pub mod security;
@@ -22,7 +23,8 @@ use crate::config::ApiConfig;
 pub use crate::state::AppState;
 
 /// The `/api/v1` application.
-pub fn router(state: AppState, config: &ApiConfig) -> Router {
+pub fn router(mut state: AppState, config: &ApiConfig) -> Router {
+    state.rate_limits = config.rate_limits.clone();
     let api = Router::new()
         .merge(routes::health::router())
         .merge(routes::me::router())
@@ -47,6 +49,7 @@ pub fn router(state: AppState, config: &ApiConfig) -> Router {
     Router::new()
         .nest("/api/v1", api)
         .fallback(|| async { crate::error::ApiError::NotFound("no such route".into()) })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::middleware))
         .with_state(state)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(cors)

@@ -477,3 +477,49 @@ async fn cors_preflights_name_the_allowed_origin_only_and_every_answer_has_secur
     assert!(r.headers().get("strict-transport-security").is_none());
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
 }
+
+#[sqlx::test(migrator = "api::db::MIGRATOR")]
+async fn mutations_over_the_limit_are_429_with_retry_after_per_user_and_per_address(pool: PgPool) {
+    use api::rate_limit::Limits;
+    let limits = Limits { per_user_per_minute: 3, per_ip_per_minute: 5, trusted_ip_header: Some("x-forwarded-for".into()) };
+    let app = router(state(pool.clone(), Verifier::new(Some(SecretString::from(SECRET)), None), scratch_lake()).await, &ApiConfig { rate_limits: limits, ..ApiConfig::default() });
+    let (ana, bob) = (token("ana@example.com", "builder", None), token("bob@example.com", "builder", None));
+    let req = |method: Method, uri: &str, tok: &str, ip: &str| {
+        Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {tok}")).header("x-forwarded-for", format!("{ip}, 10.0.0.1")).body(Body::empty()).unwrap()
+    };
+    for _ in 0..3 {
+        assert_eq!(raw(&app, req(Method::POST, "/api/v1/notifications/read-all", &ana, "203.0.113.1")).await.status(), StatusCode::OK);
+    }
+    let r = raw(&app, req(Method::POST, "/api/v1/notifications/read-all", &ana, "203.0.113.1")).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let after: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((19..=20).contains(&after), "{after}");
+    let body: Value = serde_json::from_slice(&axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap()).unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+    assert_eq!(body["error"]["details"]["retryAfterSeconds"], after);
+    assert!(body["error"]["message"].as_str().unwrap().contains("at most 3 a minute"), "{body}");
+    // reads are not limited
+    assert_eq!(raw(&app, req(Method::GET, "/api/v1/notifications", &ana, "203.0.113.1")).await.status(), StatusCode::OK);
+    // another user has their own bucket, but the address's is shared: 5 a minute from it
+    assert_eq!(raw(&app, req(Method::POST, "/api/v1/notifications/read-all", &bob, "203.0.113.1")).await.status(), StatusCode::OK);
+    let r = raw(&app, req(Method::POST, "/api/v1/notifications/read-all", &bob, "203.0.113.1")).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = serde_json::from_slice(&axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap()).unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("from your address"), "{body}");
+    assert_eq!(raw(&app, req(Method::POST, "/api/v1/notifications/read-all", &bob, "198.51.100.7")).await.status(), StatusCode::OK);
+    // Stripe's webhook is not limited (here: billing is off, so 503, never 429)
+    for _ in 0..3 {
+        let r = raw(&app, Request::builder().method(Method::POST).uri("/api/v1/billing/webhooks/stripe").header("x-forwarded-for", "203.0.113.1").body(Body::from("{}")).unwrap()).await;
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    }
+    // without a trusted header, X-Forwarded-For is the client's word and not believed: the peer address counts
+    let strict = Limits { per_user_per_minute: 100, per_ip_per_minute: 1, trusted_ip_header: None };
+    let app = router(state(pool, Verifier::new(Some(SecretString::from(SECRET)), None), scratch_lake()).await, &ApiConfig { rate_limits: strict, ..ApiConfig::default() });
+    let from_peer = |ip: &str| {
+        let mut r = req(Method::POST, "/api/v1/notifications/read-all", &ana, ip);
+        r.extensions_mut().insert(axum::extract::ConnectInfo(std::net::SocketAddr::from(([192, 0, 2, 1], 50_000))));
+        r
+    };
+    assert_eq!(raw(&app, from_peer("198.51.100.1")).await.status(), StatusCode::OK);
+    assert_eq!(raw(&app, from_peer("198.51.100.2")).await.status(), StatusCode::TOO_MANY_REQUESTS, "a different X-Forwarded-For does not escape the limit");
+}
