@@ -18,7 +18,7 @@ pub struct ApiConfig {
     pub jwks_url: Option<url::Url>,
     /// Send `Strict-Transport-Security` (the app is reached over https).
     pub hsts: bool,
-    /// Rate limits of mutating requests.
+    /// Rate limits of mutating requests (none by default; `bb serve` sets its flags').
     pub rate_limits: crate::rate_limit::Limits,
 }
 
@@ -31,7 +31,7 @@ impl Default for ApiConfig {
             jwt_secret: None,
             jwks_url: None,
             hsts: false,
-            rate_limits: Default::default(),
+            rate_limits: crate::rate_limit::Limits::off(),
         }
     }
 }

@@ -17,8 +17,16 @@ pub struct Limits {
 }
 
 impl Default for Limits {
+    /// `bb serve`'s defaults: 120 a minute per user, 600 per address.
     fn default() -> Self {
         Limits { per_user_per_minute: 120, per_ip_per_minute: 600, trusted_ip_header: None }
+    }
+}
+
+impl Limits {
+    /// No limits: the router's own default, for embedding and tests (`bb serve` turns them on).
+    pub fn off() -> Limits {
+        Limits { per_user_per_minute: 0, per_ip_per_minute: 0, trusted_ip_header: None }
     }
 }
 

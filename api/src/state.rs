@@ -36,6 +36,6 @@ impl AppState {
     /// State over `pool` and `lake`, listening for change events until the pool is closed.
     pub async fn new(pool: PgPool, verifier: Verifier, lake: lake::Lake) -> anyhow::Result<Self> {
         let events = Events::start(&pool).await?;
-        Ok(AppState { pool, verifier: Arc::new(verifier), lake: Arc::new(lake), events, job_attempts: 3, paper: Arc::default(), notifier: Arc::default(), stripe: Arc::default(), supabase: Arc::default(), rate_limits: Default::default(), buckets: Arc::default() })
+        Ok(AppState { pool, verifier: Arc::new(verifier), lake: Arc::new(lake), events, job_attempts: 3, paper: Arc::default(), notifier: Arc::default(), stripe: Arc::default(), supabase: Arc::default(), rate_limits: crate::rate_limit::Limits::off(), buckets: Arc::default() })
     }
 }

@@ -371,7 +371,8 @@ fn bb_serve_reads_stripe_secrets_from_a_file_and_never_logs_them() {
     });
     let mut log = String::new();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while !log.contains("serving http://") {
+    // the whole announcement line (a read can end inside it)
+    while !log.split("serving http://").nth(1).is_some_and(|rest| rest.contains('\n')) {
         log = rx.recv_timeout(deadline - std::time::Instant::now()).expect("bb serve starts");
     }
     let base = format!("http://{}", log.split("serving http://").nth(1).unwrap().split_whitespace().next().unwrap());
