@@ -576,8 +576,11 @@ async fn the_daily_digest_gathers_a_days_e_mails_into_one(pool: PgPool) {
     assert_eq!(notifications::digest::enqueue_due(&pool).await.unwrap(), 0, "the digest's day started when it was turned on");
     sqlx::query("UPDATE users SET digest_sent_at = now() - interval '25 hours' WHERE id = $1").bind(uid).execute(&pool).await.unwrap();
     sqlx::query("UPDATE notifications SET created_at = now() - interval '1 hour' WHERE user_id = $1").bind(uid).execute(&pool).await.unwrap();
-    assert_eq!(notifications::digest::enqueue_due(&pool).await.unwrap(), 1);
-    assert_eq!(notifications::digest::enqueue_due(&pool).await.unwrap(), 0, "one digest waits per user");
+    // the worker's housekeeping looks for due digests too: whoever queues it, there is one
+    notifications::digest::enqueue_due(&pool).await.unwrap();
+    notifications::digest::enqueue_due(&pool).await.unwrap();
+    let digests: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE kind = 'notify' AND payload ? 'digest'").fetch_one(&pool).await.unwrap();
+    assert_eq!(digests, 1, "one digest per user");
     let mail = until("the digest", 30, || async {
         let m = smtp.messages();
         (!m.is_empty()).then_some(m)
