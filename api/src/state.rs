@@ -1,5 +1,5 @@
 //! `AppState`: what every HTTP handler can reach (the pool, the token verifier, the lake, the
-//! change events, the notifier's configuration).
+//! change events, the notifier, the Stripe and Supabase clients, the rate limits and their buckets).
 
 use std::sync::Arc;
 

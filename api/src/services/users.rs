@@ -1,6 +1,7 @@
 //! Users: created on first sight of a token's subject and refreshed from its claims, their
 //! effective plan tier (a subscription's, else the token's claim: the `user_plans` view), their
-//! last activity, and the rules of who may read or change what.
+//! last activity, the rules of who may read or change what, and the admin's role changes and
+//! invitations (through Supabase's admin API when it is configured).
 
 use serde::Serialize;
 use sqlx::PgExecutor;

@@ -1,4 +1,4 @@
-//! Admin routes: compliance events and their review, template takedowns, and user roles. Every
+//! Admin routes: compliance events and their review, template takedowns, user roles and invitations. Every
 //! route takes the admin role (403 otherwise); decisions are recorded in the audit trail.
 
 use axum::extract::{Path, Query, State};
