@@ -28,6 +28,9 @@ pub struct SqlServerArgs {
     /// Seconds one query may run.
     #[arg(long, env = "BB_SQL_QUERY_TIMEOUT", default_value_t = 60.0)]
     pub query_timeout: f64,
+    /// Logins one client address may attempt a minute (0: no limit).
+    #[arg(long, env = "BB_SQL_LOGINS_PER_MINUTE", default_value_t = 60)]
+    pub logins_per_minute: u32,
 }
 
 pub async fn run(global: &GlobalArgs, args: SqlServerArgs) -> anyhow::Result<ExitCode> {
@@ -37,7 +40,7 @@ pub async fn run(global: &GlobalArgs, args: SqlServerArgs) -> anyhow::Result<Exi
     let lake = global.open_lake()?;
     let (pool, cluster) = args.database.open(&global.data_dir).await?;
     let limits = Limits { max_rows: args.max_rows, timeout: Duration::from_secs_f64(args.query_timeout) };
-    let server = SqlServer::new(pool.clone(), Arc::new(lake), Arc::new(verifier), limits);
+    let server = SqlServer::new(pool.clone(), Arc::new(lake), Arc::new(verifier), limits, args.logins_per_minute);
     let listener = tokio::net::TcpListener::bind(args.addr).await?;
     let addr = listener.local_addr()?;
     eprintln!(

@@ -1,6 +1,7 @@
 //! Connection start-up: a cleartext password exchange whose password is an API token (the REST
 //! API's JWT; it cannot be checked through MD5 or SCRAM). The user name must be the token's email
 //! and the database `blockbuilders`. On success the connection's DataFusion context is built.
+//! Logins are rate limited per client address (`SqlServer::logins_per_minute`).
 
 use std::collections::HashMap;
 use std::fmt::Debug;
@@ -70,6 +71,11 @@ impl StartupHandler for TokenStartup {
                 client.send(PgWireBackendMessage::Authentication(Authentication::CleartextPassword)).await?;
             }
             PgWireFrontendMessage::PasswordMessageFamily(pwd) => {
+                let per_minute = self.server.logins_per_minute;
+                if let Err(wait) = self.server.logins.take(crate::rate_limit::Key::Ip(client.socket_addr().ip()), per_minute) {
+                    let secs = wait.as_secs_f64().ceil().max(1.0);
+                    return Err(fatal("08004", format!("too many login attempts from your address: at most {per_minute} a minute; try again in {secs} s")));
+                }
                 let pwd = pwd.into_password()?;
                 let user = client.metadata().get(METADATA_USER).cloned().unwrap_or_default();
                 let database = client.metadata().get(METADATA_DATABASE).cloned().unwrap_or_else(|| user.clone());

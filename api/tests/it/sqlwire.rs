@@ -19,7 +19,11 @@ use crate::{bb_with, fixtures, shared, text, FreshDatabase};
 
 /// Serves `lake` and `pool` over the wire on a free port; returns the port.
 async fn serve(pool: &PgPool, lake: &lake::Lake, limits: Limits) -> u16 {
-    let server = SqlServer::new(pool.clone(), Arc::new(lake.clone()), Arc::new(Verifier::new(Some(SecretString::from(SECRET)), None)), limits);
+    serve_with_logins(pool, lake, limits, 0).await
+}
+
+async fn serve_with_logins(pool: &PgPool, lake: &lake::Lake, limits: Limits, logins_per_minute: u32) -> u16 {
+    let server = SqlServer::new(pool.clone(), Arc::new(lake.clone()), Arc::new(Verifier::new(Some(SecretString::from(SECRET)), None)), limits, logins_per_minute);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(server.serve(listener, std::future::pending()));
@@ -294,4 +298,16 @@ fn the_notebooks_run_headless_against_a_demo_setup() {
     for nb in ["market_data.ipynb", "backtest_results.ipynb"] {
         assert!(dir.path().join("executed").join(nb).exists(), "{nb} executed");
     }
+}
+
+#[sqlx::test(migrator = "api::db::MIGRATOR")]
+async fn logins_are_rate_limited_per_address(pool: PgPool) {
+    let (_dir, lake, _) = runs_of(&pool, &[]).await;
+    let port = serve_with_logins(&pool, &lake, LIMITS, 2).await;
+    // a wrong password counts as much as a right one
+    assert!(PgConnection::connect_with(&options(port, "ana@example.com", "not-a-token")).await.is_err());
+    let ok = connect(port, "ana@example.com", "builder").await;
+    ok.close().await.unwrap();
+    let e = PgConnection::connect_with(&options(port, "ana@example.com", &token("ana@example.com", "builder", None))).await.unwrap_err().to_string();
+    assert!(e.contains("too many login attempts from your address: at most 2 a minute"), "{e}");
 }
