@@ -19,3 +19,4 @@ pub mod subscriptions;
 pub mod supabase;
 pub mod templates;
 pub mod users;
+pub mod vendor;

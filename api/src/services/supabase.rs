@@ -1,7 +1,7 @@
 //! Supabase Auth's admin API, as the platform uses it: writing a user's roles into their
 //! `app_metadata` (`PATCH /auth/v1/admin/users/{id}`) and provisioning an account
 //! (`POST /auth/v1/admin/users`), both with the service-role key as `apikey` and as the bearer
-//! token, retried on 5xx. Supabase's error bodies (`{"code", "error_code", "msg"}`) are read back.
+//! token, retried on 5xx (`services::vendor`). Supabase's error bodies (`{"code", "error_code", "msg"}`) are read back.
 //! Off unless `BB_SUPABASE_URL` and `BB_SUPABASE_SERVICE_ROLE_KEY` are set.
 
 use std::time::Duration;
@@ -55,42 +55,29 @@ impl Supabase {
             return Err(ApiError::NotConfigured("Supabase's admin API is not configured (BB_SUPABASE_URL, BB_SUPABASE_SERVICE_ROLE_KEY)".into()));
         };
         let target = format!("{}/{}", url.as_str().trim_end_matches('/'), path.trim_start_matches('/'));
-        let mut last = String::new();
-        for attempt in 1..=3u32 {
-            if attempt > 1 {
-                tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt - 2))).await;
-            }
-            let sent = self
-                .http
+        let sent = crate::services::vendor::send(3, Duration::from_millis(200), |s| s.is_server_error(), || {
+            self.http
                 .request(method.clone(), &target)
                 .header("apikey", key.expose_secret())
                 .bearer_auth(key.expose_secret())
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.to_string())
-                .send()
-                .await;
-            let r = match sent {
-                Ok(r) => r,
-                Err(e) => {
-                    last = format!("Supabase could not be reached: {e}");
-                    continue;
+        })
+        .await;
+        let last = match sent {
+            Ok(r) if r.status.is_success() => return Ok(r.json),
+            Ok(r) => {
+                let json = &r.json;
+                let message = ["msg", "message", "error_description", "error"].iter().find_map(|k| json[*k].as_str()).unwrap_or("no message").to_string();
+                let code = json["error_code"].as_str().unwrap_or_default().to_string();
+                let last = format!("Supabase answered {}{}: {message}", r.status, if code.is_empty() { String::new() } else { format!(" ({code})") });
+                if code == "email_exists" || r.status.as_u16() == 409 {
+                    return Err(ApiError::Conflict(last));
                 }
-            };
-            let status = r.status();
-            let json: Value = serde_json::from_slice(&r.bytes().await.unwrap_or_default()).unwrap_or(Value::Null);
-            if status.is_success() {
-                return Ok(json);
+                last
             }
-            let message = ["msg", "message", "error_description", "error"].iter().find_map(|k| json[*k].as_str()).unwrap_or("no message").to_string();
-            let code = json["error_code"].as_str().unwrap_or_default().to_string();
-            last = format!("Supabase answered {status}{}: {message}", if code.is_empty() { String::new() } else { format!(" ({code})") });
-            if code == "email_exists" || status.as_u16() == 409 {
-                return Err(ApiError::Conflict(last));
-            }
-            if !status.is_server_error() {
-                break;
-            }
-        }
+            Err(e) => format!("Supabase could not be reached: {e}"),
+        };
         tracing::warn!(path, error = %last, "Supabase admin call failed");
         Err(ApiError::Upstream(last))
     }

@@ -82,39 +82,23 @@ impl Stripe {
             body.finish()
         };
         let idempotency = Uuid::new_v4().to_string();
-        let mut last = String::new();
-        for attempt in 1..=3u32 {
-            if attempt > 1 {
-                tokio::time::sleep(Duration::from_millis(250 * 2u64.pow(attempt - 2))).await;
-            }
-            let sent = self
-                .http
+        let sent = crate::services::vendor::send(3, Duration::from_millis(250), |s| s.is_server_error() || s.as_u16() == 429, || {
+            self.http
                 .post(self.url(path))
                 .bearer_auth(key.expose_secret())
                 .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
                 .header("Idempotency-Key", &idempotency)
                 .body(body.clone())
-                .send()
-                .await;
-            let r = match sent {
-                Ok(r) => r,
-                Err(e) => {
-                    last = format!("Stripe could not be reached: {e}");
-                    continue;
-                }
-            };
-            let status = r.status();
-            let text = r.text().await.unwrap_or_default();
-            let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-            if status.is_success() {
-                return Ok(json);
+        })
+        .await;
+        let last = match sent {
+            Ok(r) if r.status.is_success() => return Ok(r.json),
+            Ok(r) => {
+                let message = r.json["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| r.text.chars().take(200).collect());
+                format!("Stripe answered {}: {message}", r.status)
             }
-            let message = json["error"]["message"].as_str().map(str::to_string).unwrap_or_else(|| text.chars().take(200).collect());
-            last = format!("Stripe answered {status}: {message}");
-            if !(status.is_server_error() || status.as_u16() == 429) {
-                break;
-            }
-        }
+            Err(e) => format!("Stripe could not be reached: {e}"),
+        };
         tracing::warn!(path, error = %last, "Stripe call failed");
         Err(ApiError::Upstream(last))
     }
