@@ -333,7 +333,6 @@ async fn stripe_events_move_the_subscription_tier_and_quotas_once_and_in_order(p
 
 #[test]
 fn bb_serve_reads_stripe_secrets_from_a_file_and_never_logs_them() {
-    use std::io::Read;
     let db = crate::FreshDatabase::new();
     let dir = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -342,40 +341,31 @@ fn bb_serve_reads_stripe_secrets_from_a_file_and_never_logs_them() {
     stripe.script.lock().unwrap().extend([(500, json!({"error": {"type": "api_error", "message": "boom"}})), (500, json!({})), (500, json!({}))]);
     let key_file = dir.path().join("stripe.key");
     std::fs::write(&key_file, format!("{KEY}\n")).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bb"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--no-worker"])
-        .current_dir(dir.path())
-        .env("BB_DATA_DIR", dir.path().join("data"))
-        .env("DATABASE_URL", &db.url)
-        .env("BB_JWT_SECRET", SECRET)
-        .env("BB_STRIPE_SECRET_KEY_FILE", &key_file)
-        .env("BB_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET)
-        .env("BB_STRIPE_API_BASE", &stripe.url)
-        .env("BB_STRIPE_PRICE_PREMIUM", PREMIUM)
-        .env("BB_LOG", "debug")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
+    let key_path = key_file.display().to_string();
+    let mut served = crate::Served::start(
+        dir.path(),
+        &["--no-worker"],
+        &[
+            ("DATABASE_URL", &db.url),
+            ("BB_JWT_SECRET", SECRET),
+            ("BB_STRIPE_SECRET_KEY_FILE", &key_path),
+            ("BB_STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("BB_STRIPE_API_BASE", &stripe.url),
+            ("BB_STRIPE_PRICE_PREMIUM", PREMIUM),
+            ("BB_LOG", "debug"),
+        ],
+        &[],
+    );
+    // the rest of the log, read as it comes
     let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let rest = served.stderr.take().unwrap();
     std::thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        let mut all = String::new();
-        while let Ok(n) = stderr.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            all.push_str(&String::from_utf8_lossy(&buf[..n]));
-            let _ = tx.send(all.clone());
+        for line in rest.map_while(Result::ok) {
+            let _ = tx.send(line);
         }
     });
-    let mut log = String::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    // the whole announcement line (a read can end inside it)
-    while !log.split("serving http://").nth(1).is_some_and(|rest| rest.contains('\n')) {
-        log = rx.recv_timeout(deadline - std::time::Instant::now()).expect("bb serve starts");
-    }
-    let base = format!("http://{}", log.split("serving http://").nth(1).unwrap().split_whitespace().next().unwrap());
+    let mut log = served.announced.join("\n");
+    let base = served.base.clone();
     assert!(log.contains("billing: Stripe at"), "{log}");
     let tok = token("secret-keeper@example.com", "builder", Some("free"));
     let client = reqwest::Client::new();
@@ -387,10 +377,10 @@ fn bb_serve_reads_stripe_secrets_from_a_file_and_never_logs_them() {
     // a webhook with a bad signature is refused and logged
     assert_eq!(post("/billing/webhooks/stripe", "{}".into(), ("stripe-signature", "t=1,v1=00".into())), 400);
     std::thread::sleep(std::time::Duration::from_millis(300));
-    let _ = child.kill();
-    let _ = child.wait();
-    while let Ok(more) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
-        log = more;
+    drop(served);
+    while let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(500)) {
+        log.push('\n');
+        log.push_str(&line);
     }
     assert!(log.contains("Stripe call failed"), "the failure is logged: {log}");
     for secret in [KEY, WEBHOOK_SECRET, SECRET] {

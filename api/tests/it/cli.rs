@@ -111,7 +111,6 @@ fn an_unknown_lake_scheme_is_a_clear_error() {
 
 #[test]
 fn token_prints_only_the_token_and_serve_answers_with_it() {
-    use std::io::BufRead;
     let db = crate::FreshDatabase::new();
     let database_url = db.url.clone();
     let dir = tempfile::tempdir().unwrap();
@@ -124,26 +123,8 @@ fn token_prints_only_the_token_and_serve_answers_with_it() {
     let stdout = String::from_utf8(out.stdout).unwrap();
     let token = stdout.lines().last().unwrap().trim().to_string();
     assert_eq!(token.split('.').count(), 3, "{stdout}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bb"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env("BB_DATA_DIR", dir.path().join("data"))
-        .env("DATABASE_URL", &database_url)
-        .env("BB_JWT_SECRET", secret)
-        .env("BB_LOG", "warn")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
-    let mut base = None;
-    for line in stderr.lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("serving http://") {
-            base = Some(format!("http://{}", rest.split_whitespace().next().unwrap()));
-            break;
-        }
-    }
-    let base = base.expect("bb serve announces its address");
+    let served = crate::Served::start(dir.path(), &[], &[("DATABASE_URL", &database_url), ("BB_JWT_SECRET", secret), ("BB_LOG", "warn")], &[]);
+    let base = served.base.clone();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let client = reqwest::Client::new();
     let send = |req: reqwest::RequestBuilder| {
@@ -176,8 +157,7 @@ fn token_prints_only_the_token_and_serve_answers_with_it() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     };
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(served);
     assert_eq!(run["status"], "succeeded", "{run}");
     assert!(run["metrics"]["totalReturnPct"].is_number(), "{run}");
 }

@@ -105,3 +105,53 @@ pub fn python() -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
+
+/// A `bb serve` process on a free port, its data dir in `dir` (killed when dropped, so a failing
+/// test leaves no server behind).
+pub struct Served {
+    pub child: std::process::Child,
+    /// `http://127.0.0.1:PORT/api/v1`, as it announced.
+    pub base: String,
+    /// The lines it printed before announcing its address.
+    pub announced: Vec<String>,
+    /// The rest of its stderr.
+    pub stderr: Option<std::io::Lines<std::io::BufReader<std::process::ChildStderr>>>,
+}
+
+impl Served {
+    /// Starts `bb serve --addr 127.0.0.1:0 ARGS` with `env` set and `unset` removed, and waits for
+    /// its `serving http://…` line.
+    pub fn start(dir: &Path, args: &[&str], env: &[(&str, &str)], unset: &[&str]) -> Served {
+        use std::io::BufRead;
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bb"));
+        cmd.args(["serve", "--addr", "127.0.0.1:0"]).args(args).current_dir(dir).env("BB_DATA_DIR", dir.join("data")).env_remove("BB_LAKE_URI");
+        for k in unset {
+            cmd.env_remove(k);
+        }
+        let mut child = cmd.envs(env.iter().copied()).stderr(std::process::Stdio::piped()).spawn().expect("bb serve starts");
+        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut announced = Vec::new();
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(rest) = line.strip_prefix("serving http://") {
+                let base = format!("http://{}", rest.split_whitespace().next().unwrap());
+                return Served { child, base, announced, stderr: Some(lines) };
+            }
+            announced.push(line);
+        }
+        let _ = child.kill();
+        panic!("bb serve did not announce its address: {announced:?}");
+    }
+
+    /// `127.0.0.1:PORT`.
+    pub fn host(&self) -> &str {
+        self.base.trim_start_matches("http://").trim_end_matches("/api/v1")
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

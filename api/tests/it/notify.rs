@@ -743,32 +743,23 @@ fn bb_serve_delivers_a_finished_backtest_by_webhook_e_mail_and_websocket() {
     let smtp = SmtpSink::start(0);
     let rt = tokio::runtime::Runtime::new().unwrap();
     let hook = rt.block_on(Receiver::start(vec![]));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bb"))
-        .args(["serve", "--addr", "127.0.0.1:0"])
-        .current_dir(dir.path())
-        .env("BB_DATA_DIR", dir.path().join("data"))
-        .env("DATABASE_URL", &db.url)
-        .env("BB_JWT_SECRET", SECRET)
-        .env("BB_SMTP_URL", &smtp.url)
-        .env("BB_MAIL_FROM", "Blockbuilders <notify@blockbuilders.test>")
-        .env("BB_PUBLIC_URL", "https://app.blockbuilders.test")
-        .env("BB_WEBHOOK_ALLOW_PRIVATE", "1")
-        .env("BB_LOG", "warn")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut announced = vec![];
-    let mut base = None;
-    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("serving http://") {
-            base = Some(rest.split_whitespace().next().unwrap().to_string());
-            break;
-        }
-        announced.push(line);
-    }
-    let host = base.expect("bb serve announces its address").trim_end_matches("/api/v1").to_string();
+    let served = crate::Served::start(
+        dir.path(),
+        &[],
+        &[
+            ("DATABASE_URL", &db.url),
+            ("BB_JWT_SECRET", SECRET),
+            ("BB_SMTP_URL", &smtp.url),
+            ("BB_MAIL_FROM", "Blockbuilders <notify@blockbuilders.test>"),
+            ("BB_PUBLIC_URL", "https://app.blockbuilders.test"),
+            ("BB_WEBHOOK_ALLOW_PRIVATE", "1"),
+            ("BB_LOG", "warn"),
+        ],
+        &[],
+    );
+    let announced = &served.announced;
     assert!(announced.iter().any(|l| l.contains(&format!("e-mail via SMTP {}", smtp.url.trim_start_matches("smtp://")))), "{announced:?}");
+    let host = served.host().to_string();
     let base = format!("http://{host}");
     let tok = token("e2e-notify@example.com", "builder", Some("premium"));
     let client = reqwest::Client::new();
@@ -852,6 +843,4 @@ fn bb_serve_delivers_a_finished_backtest_by_webhook_e_mail_and_websocket() {
     let mut channels: Vec<(&str, &str)> = log.as_array().unwrap().iter().map(|r| (r["channel"].as_str().unwrap(), r["status"].as_str().unwrap())).collect();
     channels.sort();
     assert_eq!(channels, [("email", "delivered"), ("webhook", "delivered")]);
-    let _ = child.kill();
-    let _ = child.wait();
 }

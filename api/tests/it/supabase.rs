@@ -179,37 +179,18 @@ fn bb_serve_verifies_tokens_from_the_supabase_projects_jwks() {
     let fake = rt.block_on(FakeSupabase::start(json!({"keys": [jwk]})));
     let key_file = dir.path().join("service-role.key");
     std::fs::write(&key_file, SERVICE_KEY).unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bb"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--no-worker"])
-        .current_dir(dir.path())
-        .env("BB_DATA_DIR", dir.path().join("data"))
-        .env("DATABASE_URL", &db.url)
-        .env_remove("BB_JWT_SECRET")
-        .env_remove("BB_JWKS_URL")
-        .env("BB_SUPABASE_URL", &fake.url)
-        .env("BB_SUPABASE_SERVICE_ROLE_KEY_FILE", &key_file)
-        .env("BB_LOG", "warn")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::BufRead;
-    let mut lines = vec![];
-    let mut base = None;
-    for line in std::io::BufReader::new(child.stderr.take().unwrap()).lines() {
-        let line = line.unwrap();
-        if let Some(rest) = line.strip_prefix("serving ") {
-            base = Some(rest.split_whitespace().next().unwrap().to_string());
-            break;
-        }
-        lines.push(line);
-    }
-    let base = base.unwrap_or_else(|| panic!("bb serve did not start: {lines:?}"));
+    let key_path = key_file.display().to_string();
+    let served = crate::Served::start(
+        dir.path(),
+        &["--no-worker"],
+        &[("DATABASE_URL", &db.url), ("BB_SUPABASE_URL", &fake.url), ("BB_SUPABASE_SERVICE_ROLE_KEY_FILE", &key_path), ("BB_LOG", "warn")],
+        &["BB_JWT_SECRET", "BB_JWKS_URL"],
+    );
+    let (base, lines) = (&served.base, &served.announced);
     assert!(lines.iter().any(|l| l.contains("roles and invitations through its admin API")), "{lines:?}");
     let tok = crate::http::sign_es256(&der, "supabase-key-1", "jwks-user@example.com");
     let status = |t: &str| rt.block_on(reqwest::Client::new().get(format!("{base}/me")).bearer_auth(t).send()).unwrap().status().as_u16();
     assert_eq!(status(&tok), 200, "an ES256 token checks out against {}/auth/v1/.well-known/jwks.json", fake.url);
     let (other, _) = crate::http::es256_key("supabase-key-1");
     assert_eq!(status(&crate::http::sign_es256(&other, "supabase-key-1", "jwks-user@example.com")), 401, "a key the project does not publish");
-    let _ = child.kill();
-    let _ = child.wait();
 }
