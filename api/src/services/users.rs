@@ -56,7 +56,31 @@ fn display_name(t: &TokenUser) -> String {
 /// turns the cohort invites of its e-mail into memberships), refreshes e-mail, roles (unless an
 /// admin set them) and claimed tier when they changed, and `last_active_at` at most once a minute
 /// (a request that changes nothing writes nothing). Safe under concurrent requests.
+///
+/// Most requests change nothing: they cost one read, without a transaction or a row lock (an
+/// upsert locks the user's row even when its `WHERE` writes nothing, which serialized every
+/// request of one user behind the others).
 pub async fn seen(pool: &sqlx::PgPool, t: &TokenUser) -> sqlx::Result<User> {
+    let fresh: Option<User> = sqlx::query_as::<_, User>(&format!(
+        "SELECT {COLUMNS} FROM users u JOIN user_plans p ON p.user_id = u.id
+         WHERE u.id = $1 AND u.email IS NOT DISTINCT FROM $2 AND u.plan_tier = $4
+           AND (u.roles_set_by_admin OR u.roles = $3)
+           AND u.last_active_at >= now() - interval '1 minute'"
+    ))
+    .bind(t.id)
+    .bind(&t.email)
+    .bind(&t.roles)
+    .bind(t.claimed_tier)
+    .fetch_optional(pool)
+    .await?;
+    if let Some(user) = fresh {
+        return Ok(user);
+    }
+    record(pool, t).await
+}
+
+/// `seen`'s write: the upsert (and an invited e-mail's memberships) in one transaction.
+async fn record(pool: &sqlx::PgPool, t: &TokenUser) -> sqlx::Result<User> {
     let changed = "(users.email, users.plan_tier) IS DISTINCT FROM (EXCLUDED.email, EXCLUDED.plan_tier)
                    OR (NOT users.roles_set_by_admin AND users.roles IS DISTINCT FROM EXCLUDED.roles)";
     let mut tx = pool.begin().await?;
