@@ -5,4 +5,4 @@ mod model;
 mod validate;
 
 pub use model::{Block, CompareOp, Edge, Graph, LogicOp, MathOp, Node, Param, PriceField, Side, ValidGraph, ValueKind};
-pub use validate::{validate, validate_graph, Issue};
+pub use validate::{validate, validate_graph, Issue, MAX_EDGES, MAX_NODES};

@@ -36,6 +36,11 @@ fn valid_id(id: &str) -> bool {
     (1..=64).contains(&id.len()) && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
+/// Most nodes (blocks) a graph may have.
+pub const MAX_NODES: usize = 200;
+/// Most edges (wires) a graph may have.
+pub const MAX_EDGES: usize = 1000;
+
 /// Validates a graph given as JSON. Returns the typed graph, or every issue found.
 pub fn validate(json: &Value) -> Result<ValidGraph, Vec<Issue>> {
     let mut issues = Vec::new();
@@ -63,6 +68,14 @@ pub fn validate(json: &Value) -> Result<ValidGraph, Vec<Issue>> {
             &empty
         }
     };
+
+    // size: a graph the canvas can draw, and a plan DataFusion builds quickly
+    if nodes.len() > MAX_NODES || edges.len() > MAX_EDGES {
+        return Err(vec![Issue::graph(
+            "graph_too_large",
+            format!("the graph has {} nodes and {} edges; at most {MAX_NODES} nodes and {MAX_EDGES} edges", nodes.len(), edges.len()),
+        )]);
+    }
 
     // nodes: ids, types, parameters
     let mut index: HashMap<String, usize> = HashMap::new();

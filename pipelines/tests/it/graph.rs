@@ -137,3 +137,19 @@ fn malformed_json_shapes_are_issues_not_crashes() {
     let i = issues(json!({"version": 1, "nodes": [{"id": "n", "type": "entry", "params": {"side": "sideways"}}], "edges": []}));
     assert!(has(&i, "param_invalid", Some("n"), None), "{i:?}");
 }
+
+#[test]
+fn an_oversized_graph_is_one_issue_naming_the_limits() {
+    use pipelines::graph::{MAX_EDGES, MAX_NODES};
+    let nodes: Vec<Value> = (0..=MAX_NODES).map(|i| json!({"id": format!("n{i}"), "type": "price", "params": {"field": "close"}})).collect();
+    let found = issues(json!({"version": 1, "nodes": nodes, "edges": []}));
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(has(&found, "graph_too_large", None, None));
+    assert!(found[0].message.contains(&format!("{} nodes", MAX_NODES + 1)) && found[0].message.contains(&format!("at most {MAX_NODES} nodes")), "{}", found[0].message);
+    let edges: Vec<Value> = (0..=MAX_EDGES).map(|_| json!({"from": "a", "to": "b", "port": "x"})).collect();
+    let found = issues(json!({"version": 1, "nodes": [], "edges": edges}));
+    assert!(has(&found, "graph_too_large", None, None) && found[0].message.contains(&format!("{} edges", MAX_EDGES + 1)));
+    // at the limit: no size issue
+    let nodes: Vec<Value> = (0..MAX_NODES).map(|i| json!({"id": format!("n{i}"), "type": "price", "params": {"field": "close"}})).collect();
+    assert!(!has(&issues(json!({"version": 1, "nodes": nodes, "edges": []})), "graph_too_large", None, None));
+}
