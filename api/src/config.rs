@@ -20,6 +20,10 @@ pub struct ApiConfig {
     pub hsts: bool,
     /// Rate limits of mutating requests (none by default; `bb serve` sets its flags').
     pub rate_limits: crate::rate_limit::Limits,
+    /// Serve `GET /metrics` (Prometheus) at the root path.
+    pub metrics: bool,
+    /// Bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<SecretString>,
 }
 
 impl Default for ApiConfig {
@@ -32,6 +36,8 @@ impl Default for ApiConfig {
             jwks_url: None,
             hsts: false,
             rate_limits: crate::rate_limit::Limits::off(),
+            metrics: true,
+            metrics_token: None,
         }
     }
 }

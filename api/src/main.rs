@@ -1,4 +1,4 @@
-//! `bb`: the Blockbuilders command line (parses arguments, starts tracing, runs the subcommand).
+//! `bb`: the Blockbuilders command line (parses arguments, starts logs and traces, runs the subcommand).
 
 use std::any::Any;
 use std::panic::AssertUnwindSafe;
@@ -6,15 +6,26 @@ use std::panic::AssertUnwindSafe;
 use clap::Parser;
 use futures::FutureExt;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let cli = api::cli::Cli::parse();
     // long-running services log their jobs and sessions; one-shot commands only warnings
     let default = if cli.command.is_service() { "warn,api=info,deltalake_core::operations::merge=error" } else { "warn,deltalake_core::operations::merge=error" };
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BB_LOG").unwrap_or_else(|_| default.into()))
-        .with_writer(std::io::stderr)
-        .init();
+    // before the runtime: the OTLP exporter's blocking HTTP client must not live inside it
+    let telemetry = match api::telemetry::init(default) {
+        Ok(guard) => guard,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a tokio runtime");
+    let code = runtime.block_on(run(cli));
+    drop(runtime);
+    drop(telemetry);
+    code
+}
+
+async fn run(cli: api::cli::Cli) -> std::process::ExitCode {
     // stdout's reader going away (`bb lake ls | head`) ends any command quietly and successfully,
     // as it ends Unix tools: a write that returns the error, or a `println!` that panics on it
     // (unwound, so the command's clean-up, e.g. stopping a private Postgres, still runs)

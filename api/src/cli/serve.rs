@@ -39,6 +39,12 @@ pub struct ServeArgs {
     /// is believed. Unset: the connection's peer address.
     #[arg(long, env = "BB_TRUSTED_IP_HEADER")]
     pub trusted_ip_header: Option<String>,
+    /// Do not serve `GET /metrics` (Prometheus; served by default at the root path of --addr).
+    #[arg(long)]
+    pub no_metrics: bool,
+    /// Bearer token `GET /metrics` requires (unset: anyone who reaches the port may scrape).
+    #[arg(long, env = "BB_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Do not run jobs in this process (run `bb worker` processes instead).
     #[arg(long)]
     pub no_worker: bool,
@@ -110,6 +116,8 @@ impl ServeArgs {
                 per_ip_per_minute: self.rate_limit_ip_per_minute,
                 trusted_ip_header: self.trusted_ip_header.clone().map(|h| h.to_ascii_lowercase()),
             },
+            metrics: !self.no_metrics,
+            metrics_token: self.metrics_token.clone().filter(|t| !t.trim().is_empty()).map(SecretString::from),
         }
     }
 }
@@ -152,7 +160,12 @@ pub async fn run(global: &GlobalArgs, args: ServeArgs) -> anyhow::Result<ExitCod
     }
     let app = router(state, &config);
     let listener = tokio::net::TcpListener::bind(config.addr).await?;
-    eprintln!("serving http://{}/api/v1 (OpenAPI at /api/v1/openapi.json)", listener.local_addr()?);
+    let metrics = match (config.metrics, config.metrics_token.is_some()) {
+        (false, _) => "",
+        (true, false) => ", metrics at /metrics",
+        (true, true) => ", metrics at /metrics (bearer token)",
+    };
+    eprintln!("serving http://{}/api/v1 (OpenAPI at /api/v1/openapi.json{metrics})", listener.local_addr()?);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(crate::shutdown::signal()).await?;
     let _ = stop_tx.send(true);
     if let Some(w) = worker {

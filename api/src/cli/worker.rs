@@ -113,6 +113,13 @@ pub struct WorkerCmd {
     pub worker: WorkerArgs,
     #[command(flatten)]
     pub notify: NotifyArgs,
+    /// Serve this worker's Prometheus metrics (job durations, deliveries, backtest speed, the
+    /// queue) at http://ADDR/metrics. Unset: no metrics port.
+    #[arg(long, env = "BB_METRICS_ADDR")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+    /// Bearer token the metrics require.
+    #[arg(long, env = "BB_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 pub async fn run(global: &GlobalArgs, args: WorkerCmd) -> anyhow::Result<ExitCode> {
@@ -121,8 +128,21 @@ pub async fn run(global: &GlobalArgs, args: WorkerCmd) -> anyhow::Result<ExitCod
     let lake = global.open_lake()?;
     let (pool, cluster) = args.database.open(&global.data_dir).await?;
     eprintln!("worker {} taking jobs (lease {:?}, lake {}); {}", config.id, config.lease, lake.root(), notifier.describe());
-    let worker = Worker::new(pool.clone(), Arc::new(lake), config).with_notifier(notifier);
+    let lake = Arc::new(lake);
+    let metrics = match args.metrics_addr {
+        Some(addr) => {
+            let source = crate::http::metrics::Source { pool: pool.clone(), lake: lake.clone(), token: args.metrics_token.clone().filter(|t| !t.trim().is_empty()).map(secrecy::SecretString::from) };
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("--metrics-addr {addr}: {e}"))?;
+            eprintln!("metrics at http://{}/metrics", listener.local_addr()?);
+            Some(tokio::spawn(async move { axum::serve(listener, crate::http::metrics::routes::<()>(source)).await }))
+        }
+        None => None,
+    };
+    let worker = Worker::new(pool.clone(), lake, config).with_notifier(notifier);
     worker.run(crate::shutdown::signal()).await?;
+    if let Some(m) = metrics {
+        m.abort();
+    }
     pool.close().await;
     drop(cluster);
     Ok(ExitCode::SUCCESS)

@@ -1,10 +1,12 @@
-//! The HTTP API: the `/api/v1` router with its layers (request ids, tracing, security headers, CORS, body limit),
+//! The HTTP API: the `/api/v1` router with its layers (metrics, request ids, tracing, security headers, CORS,
+//! body limit, rate limits), `/metrics`,
 //! the thin routes (`routes`: parse, authorize, call one service function, respond), the
 //! extractors and paging they share, error rendering, and the OpenAPI document.
 
 pub mod error;
 pub mod extract;
 pub mod json;
+pub mod metrics;
 pub mod openapi;
 pub mod page;
 pub mod params;
@@ -39,15 +41,19 @@ pub fn router(mut state: AppState, config: &ApiConfig) -> Router {
         .merge(routes::billing::router())
         .merge(routes::webhooks::router())
         .merge(routes::ws::router())
-        .merge(openapi::router());
+        .merge(openapi::router())
+        .route_layer(axum::middleware::from_fn(metrics::keep_route));
     let origins: Vec<HeaderValue> = config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([Method::GET, Method::POST, Method::PATCH, Method::DELETE, Method::OPTIONS])
         .allow_headers([axum::http::header::AUTHORIZATION, axum::http::header::CONTENT_TYPE, HeaderName::from_static(request_id::HEADER)])
         .expose_headers([HeaderName::from_static(request_id::HEADER)]);
-    Router::new()
-        .nest("/api/v1", api)
+    let mut root = Router::new().nest("/api/v1", api);
+    if config.metrics {
+        root = root.merge(metrics::routes(metrics::Source { pool: state.pool.clone(), lake: state.lake.clone(), token: config.metrics_token.clone() }));
+    }
+    root
         .fallback(|| async { crate::error::ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::from_fn_with_state(state.clone(), rate_limit::middleware))
         .with_state(state)
@@ -58,4 +64,5 @@ pub fn router(mut state: AppState, config: &ApiConfig) -> Router {
             move |req, next| security::headers(hsts, req, next)
         }))
         .layer(axum::middleware::from_fn(request_id::middleware))
+        .layer(axum::middleware::from_fn(metrics::track))
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use pipelines::backtest::{self, store, ProgressHandle, RunOptions};
 use serde_json::json;
 use sqlx::PgPool;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::error::JobError;
@@ -57,14 +58,20 @@ pub async fn execute(pool: &PgPool, lake: &lake::Lake, progress_every: Duration,
         })
     };
     let opts = RunOptions { save_equity: true, progress_key: Some(handle.key().to_string()) };
+    let started = std::time::Instant::now();
     let result = async {
-        let out = backtest::run_at_version(lake, &graph, &p, opts, version).await?;
+        let out = backtest::run_at_version(lake, &graph, &p, opts, version)
+            .instrument(tracing::info_span!("backtest.plan", run = %run_id, candles_version = version, bars = total))
+            .await?;
+        let took = started.elapsed();
         writing.store(true, Ordering::Relaxed);
-        store::save(lake, &run_id.to_string(), &p, &out, Some(version)).await?;
-        Ok::<_, pipelines::Error>(out)
+        store::save(lake, &run_id.to_string(), &p, &out, Some(version)).instrument(tracing::info_span!("backtest.store", run = %run_id)).await?;
+        Ok::<_, pipelines::Error>((out, took))
     }
     .await;
     reporter.abort();
-    let out = result?;
+    let (out, took) = result?;
+    let snapshot = handle.progress().snapshot();
+    crate::metrics::global().backtest(snapshot.bars_read.saturating_mul(snapshot.combos_total.max(1)), took);
     Ok(outcome(&out, &p, version))
 }

@@ -16,6 +16,7 @@ use sqlx::postgres::PgListener;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 
 use crate::model::JobKind;
 use crate::services::jobs::{self as queue, Job};
@@ -244,7 +245,17 @@ impl Worker {
         }
     }
 
+    /// Runs one job in a span that continues the trace of the request that enqueued it, with
+    /// that request's id on its log lines (and on the jobs it enqueues in turn).
     async fn process(&self, job: Job) -> anyhow::Result<()> {
+        let span = tracing::info_span!("job", job = job.id, kind = %job.kind, attempt = job.attempts, request_id = job.request_id.as_deref().unwrap_or(""));
+        crate::telemetry::continue_trace(&span, job.traceparent.as_deref());
+        let request_id = job.request_id.clone().unwrap_or_default();
+        crate::context::with_request_id(request_id, self.attempt(job).instrument(span)).await
+    }
+
+    async fn attempt(&self, job: Job) -> anyhow::Result<()> {
+        let started = std::time::Instant::now();
         // heartbeat: renew the lease at a third of its length; a lost lease stops the work
         let (lost_tx, mut lost_rx) = watch::channel(false);
         let heartbeat = {
@@ -278,6 +289,14 @@ impl Worker {
             _ = lost_rx.wait_for(|lost| *lost) => Err(JobError::LeaseLost),
         };
         heartbeat.abort();
+        let outcome = match &result {
+            Ok(_) => "succeeded",
+            Err(JobError::LeaseLost) => "lease_lost",
+            Err(JobError::Permanent(_)) => "dead",
+            Err(_) if job.attempts >= job.max_attempts => "dead",
+            Err(_) => "retry",
+        };
+        crate::metrics::global().job(job.kind.as_str(), outcome, started.elapsed());
         let worker = &self.config.id;
         match result {
             Ok(outcome) => {

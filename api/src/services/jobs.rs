@@ -25,6 +25,24 @@ pub struct Job {
     /// This attempt's number, from 1.
     pub attempts: i32,
     pub max_attempts: i32,
+    /// The request that enqueued the job, and its trace (W3C traceparent).
+    pub request_id: Option<String>,
+    pub traceparent: Option<String>,
+}
+
+/// The request a job is enqueued in: its id and its trace (both none outside a request or
+/// with traces off), stored on the job so the worker's logs and spans continue it.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub request_id: Option<String>,
+    pub traceparent: Option<String>,
+}
+
+impl Origin {
+    pub fn current() -> Self {
+        let id = crate::context::request_id();
+        Origin { request_id: (!id.is_empty()).then_some(id), traceparent: crate::telemetry::traceparent() }
+    }
 }
 
 /// Channel a new job is announced on, so idle workers wake at once.
@@ -36,10 +54,16 @@ fn ms(d: Duration) -> i64 {
 
 /// Enqueues a backtest job for `run` (in the caller's transaction) and wakes the workers at commit.
 pub async fn enqueue_backtest(db: &mut PgConnection, run: Uuid, max_attempts: i32) -> sqlx::Result<i64> {
-    let id = sqlx::query_scalar("INSERT INTO jobs (kind, payload, run_id, max_attempts) VALUES ($3, jsonb_build_object('runId', $1::uuid), $1, $2) RETURNING id")
+    let origin = Origin::current();
+    let id = sqlx::query_scalar(
+        "INSERT INTO jobs (kind, payload, run_id, max_attempts, request_id, traceparent)
+         VALUES ($3, jsonb_build_object('runId', $1::uuid), $1, $2, $4, $5) RETURNING id",
+    )
         .bind(run)
         .bind(max_attempts)
         .bind(JobKind::Backtest)
+        .bind(origin.request_id)
+        .bind(origin.traceparent)
         .fetch_one(&mut *db)
         .await?;
     sqlx::query("SELECT pg_notify($1, $2::text)").bind(CHANNEL).bind(id).execute(&mut *db).await?;
@@ -67,7 +91,7 @@ pub async fn claim(db: &mut PgConnection, worker: &str, lease: Duration, notify:
              ORDER BY run_after, id
              LIMIT 1
              FOR UPDATE SKIP LOCKED)
-         RETURNING id, kind, run_id, paper_run_id, notification_id, payload, attempts, max_attempts",
+         RETURNING id, kind, run_id, paper_run_id, notification_id, payload, attempts, max_attempts, request_id, traceparent",
     )
     .bind(worker)
     .bind(ms(lease))
@@ -91,7 +115,7 @@ pub async fn reap_abandoned(db: &mut PgConnection) -> sqlx::Result<Vec<(Job, Str
                           || ' stopped renewing its lease' || coalesce(' (earlier: ' || last_error || ')', '')
          WHERE id IN (SELECT id FROM jobs WHERE status = 'running' AND lease_until < now() AND attempts >= max_attempts
                       FOR UPDATE SKIP LOCKED)
-         RETURNING id, kind, run_id, paper_run_id, notification_id, payload, attempts, max_attempts, last_error",
+         RETURNING id, kind, run_id, paper_run_id, notification_id, payload, attempts, max_attempts, request_id, traceparent, last_error",
     )
     .fetch_all(db)
     .await?;
@@ -158,4 +182,26 @@ pub async fn fail(db: &mut PgConnection, id: i64, worker: &str, error: &str, per
 pub fn backoff(base: Duration, attempt: i32) -> Duration {
     let factor = 4u32.saturating_pow(attempt.saturating_sub(1).max(0) as u32);
     base.saturating_mul(factor).min(Duration::from_secs(300))
+}
+
+/// How many jobs of one kind are in one state, and how long the oldest due one has waited.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct QueueStat {
+    pub kind: JobKind,
+    /// `queued` or `running`.
+    pub status: JobStatus,
+    pub jobs: i64,
+    /// Seconds since the oldest queued job became due (none for running jobs, or when none is due).
+    pub oldest_due_secs: Option<f64>,
+}
+
+/// The queue as `/metrics` shows it: jobs waiting or running, by kind (one indexed read).
+pub async fn stats(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<QueueStat>> {
+    sqlx::query_as(
+        "SELECT kind, status, count(*) AS jobs,
+                extract(epoch FROM now() - min(run_after) FILTER (WHERE status = 'queued' AND run_after <= now()))::float8 AS oldest_due_secs
+         FROM jobs WHERE status IN ('queued', 'running') GROUP BY kind, status",
+    )
+    .fetch_all(db)
+    .await
 }

@@ -10,6 +10,7 @@ mod kaiko;
 mod layers;
 mod model;
 mod notify;
+mod ops;
 mod paper;
 mod s3;
 mod sqlwire;

@@ -43,6 +43,7 @@ pub struct Attempt<'a> {
     pub retry_in: Option<std::time::Duration>,
 }
 
+/// Logs an attempt (and counts it in the process's metrics).
 pub async fn record(db: impl PgExecutor<'_>, a: &Attempt<'_>) -> sqlx::Result<()> {
     sqlx::query(
         "INSERT INTO notification_deliveries (notification_id, channel, webhook_id, target, attempt, status, response_code, error, duration_ms, next_attempt_at)
@@ -60,6 +61,7 @@ pub async fn record(db: impl PgExecutor<'_>, a: &Attempt<'_>) -> sqlx::Result<()
     .bind(a.retry_in.map(|d| d.as_millis() as i64))
     .execute(db)
     .await?;
+    crate::metrics::global().delivery(a.channel.as_str(), a.status.as_str());
     Ok(())
 }
 

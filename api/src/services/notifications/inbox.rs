@@ -37,6 +37,7 @@ pub const NOTIFY_JOB_ATTEMPTS: i32 = 50;
 /// and one per enabled webhook that lists `kind` unless the preference turns webhooks off. All in
 /// the caller's transaction: the deliveries exist exactly when the notification does.
 pub async fn insert(db: &mut PgConnection, user: Uuid, kind: NotificationType, payload: &Value) -> sqlx::Result<Uuid> {
+    let origin = jobs::Origin::current();
     let (id, queued): (Uuid, i64) = sqlx::query_as(
         "WITH n AS (
              INSERT INTO notifications (user_id, type, channel, payload) VALUES ($1, $2, $3, $4) RETURNING id
@@ -51,8 +52,8 @@ pub async fn insert(db: &mut PgConnection, user: Uuid, kind: NotificationType, p
              FROM users u
              WHERE u.id = $1 AND NOT u.email_digest AND coalesce((SELECT email FROM pref), $2 = ANY ($5::text[]))
          ), queued AS (
-             INSERT INTO jobs (kind, payload, notification_id, max_attempts)
-             SELECT $6, t.payload, n.id, $7 FROM targets t, n
+             INSERT INTO jobs (kind, payload, notification_id, max_attempts, request_id, traceparent)
+             SELECT $6, t.payload, n.id, $7, $8, $9 FROM targets t, n
              RETURNING id
          )
          SELECT n.id, (SELECT count(*) FROM queued) FROM n",
@@ -64,6 +65,8 @@ pub async fn insert(db: &mut PgConnection, user: Uuid, kind: NotificationType, p
     .bind(EMAIL_BY_DEFAULT)
     .bind(JobKind::Notify)
     .bind(NOTIFY_JOB_ATTEMPTS)
+    .bind(origin.request_id)
+    .bind(origin.traceparent)
     .fetch_one(&mut *db)
     .await?;
     if queued > 0 {

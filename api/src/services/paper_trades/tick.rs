@@ -265,11 +265,15 @@ pub async fn announce(pool: &PgPool, markets: &[Market]) -> sqlx::Result<u64> {
 
 /// Queues a tick for run `id` (in the caller's transaction), unless one is queued already.
 pub async fn enqueue(db: &mut PgConnection, id: Uuid) -> sqlx::Result<()> {
+    let origin = jobs::Origin::current();
     sqlx::query(
-        "INSERT INTO jobs (kind, payload, paper_run_id, max_attempts) VALUES ('paper_tick', jsonb_build_object('paperRunId', $1::uuid), $1, 5)
+        "INSERT INTO jobs (kind, payload, paper_run_id, max_attempts, request_id, traceparent)
+         VALUES ('paper_tick', jsonb_build_object('paperRunId', $1::uuid), $1, 5, $2, $3)
          ON CONFLICT (paper_run_id) WHERE kind = 'paper_tick' AND status = 'queued' DO NOTHING",
     )
     .bind(id)
+    .bind(origin.request_id)
+    .bind(origin.traceparent)
     .execute(&mut *db)
     .await?;
     sqlx::query("SELECT pg_notify($1, 'paper_tick')").bind(jobs::CHANNEL).execute(&mut *db).await?;
