@@ -63,6 +63,7 @@ pub fn router(mut state: AppState, config: &ApiConfig) -> Router {
             let hsts = config.hsts;
             move |req, next| security::headers(hsts, req, next)
         }))
+        .layer(axum::middleware::from_fn(error::json_rejections))
         .layer(axum::middleware::from_fn(request_id::middleware))
         .layer(axum::middleware::from_fn(metrics::track))
 }

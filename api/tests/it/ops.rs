@@ -120,6 +120,14 @@ async fn oversized_bodies_deep_json_large_graphs_and_sweeps_are_refused_and_chan
     assert_eq!(error_code(&r), "validation_failed");
     let runs: i64 = sqlx::query_scalar("SELECT count(*) FROM backtest_runs").fetch_one(&pool).await.unwrap();
     assert_eq!(runs, 0);
+
+    // axum's own refusals come in the error format too: a path id that does not parse, a wrong method
+    let r = call(&app, Method::GET, "/api/v1/strategies/not-a-uuid", Some(&tok), None).await;
+    assert_eq!((r.status, error_code(&r).as_str()), (StatusCode::BAD_REQUEST, "bad_request"), "{}", r.body);
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("not-a-uuid"), "{}", r.body);
+    let r = call(&app, Method::PUT, "/api/v1/strategies", Some(&tok), None).await;
+    assert_eq!((r.status, error_code(&r).as_str()), (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"), "{}", r.body);
+    assert!(r.headers.contains_key("allow"));
 }
 
 #[sqlx::test(migrator = "api::db::MIGRATOR")]
