@@ -35,8 +35,8 @@ pub struct ServeArgs {
     /// Mutating requests one client address may make a minute (0: no limit).
     #[arg(long, env = "BB_RATE_LIMIT_IP_PER_MINUTE", default_value_t = 600)]
     pub rate_limit_ip_per_minute: u32,
-    /// Behind a proxy: the header it puts the client's address in (e.g. x-forwarded-for); only it
-    /// is believed. Unset: the connection's peer address.
+    /// Behind a proxy: the header it puts the client's address in (e.g. x-forwarded-for); its last
+    /// entry, the one the proxy appended, is believed. Unset: the connection's peer address.
     #[arg(long, env = "BB_TRUSTED_IP_HEADER")]
     pub trusted_ip_header: Option<String>,
     /// Do not serve `GET /metrics` (Prometheus; served by default at the root path of --addr).

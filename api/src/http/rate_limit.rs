@@ -17,10 +17,11 @@ use crate::error::ApiError;
 use crate::rate_limit::{Key, Limits};
 use crate::state::AppState;
 
-/// The client's address: the trusted header's first entry when one is configured, else the peer.
+/// The client's address: the trusted header's last entry when one is configured (the address the
+/// proxy in front of us saw and appended; entries before it are the client's own word), else the peer.
 fn client_ip(req: &Request, limits: &Limits) -> Option<IpAddr> {
     if let Some(h) = &limits.trusted_ip_header {
-        return req.headers().get(h.as_str()).and_then(|v| v.to_str().ok()).and_then(|v| v.split(',').next()).and_then(|v| v.trim().parse().ok());
+        return req.headers().get(h.as_str()).and_then(|v| v.to_str().ok()).and_then(|v| v.rsplit(',').next()).and_then(|v| v.trim().parse().ok());
     }
     req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
 }

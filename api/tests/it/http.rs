@@ -485,7 +485,7 @@ async fn mutations_over_the_limit_are_429_with_retry_after_per_user_and_per_addr
     let app = router(state(pool.clone(), Verifier::new(Some(SecretString::from(SECRET)), None), scratch_lake()).await, &ApiConfig { rate_limits: limits, ..ApiConfig::default() });
     let (ana, bob) = (token("ana@example.com", "builder", None), token("bob@example.com", "builder", None));
     let req = |method: Method, uri: &str, tok: &str, ip: &str| {
-        Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {tok}")).header("x-forwarded-for", format!("{ip}, 10.0.0.1")).body(Body::empty()).unwrap()
+        Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {tok}")).header("x-forwarded-for", format!("198.51.100.{}, {ip}", uuid::Uuid::new_v4().as_u128() as u8)).body(Body::empty()).unwrap()
     };
     for _ in 0..3 {
         assert_eq!(raw(&app, req(Method::POST, "/api/v1/notifications/read-all", &ana, "203.0.113.1")).await.status(), StatusCode::OK);
