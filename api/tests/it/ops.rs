@@ -327,3 +327,41 @@ fn bb_serve_exports_traces_from_a_request_into_its_job_logs_json_and_counts_the_
         "the job's log line names the request: {logs:?}"
     );
 }
+
+#[test]
+fn postgres_connections_can_require_tls() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("pg");
+    let mut cluster = api::pg::PrivateCluster::start(&data).unwrap();
+    cluster.stop();
+    // a server that has a certificate and refuses every connection without TLS
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(data.join("server.key"))
+        .arg("-out")
+        .arg(data.join("server.crt"))
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    std::fs::set_permissions(data.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    let conf = data.join("postgresql.conf");
+    std::fs::write(&conf, format!("{}\nssl = on\n", std::fs::read_to_string(&conf).unwrap())).unwrap();
+    let hba = data.join("pg_hba.conf");
+    std::fs::write(&hba, format!("hostnossl all all 0.0.0.0/0 reject\n{}", std::fs::read_to_string(&hba).unwrap())).unwrap();
+    let cluster = api::pg::PrivateCluster::start(&data).unwrap();
+    let url = cluster.url("postgres");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let pool = api::db::connect(&format!("{url}?sslmode=require")).await.unwrap();
+        let tls: bool = sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()").fetch_one(&pool).await.unwrap();
+        assert!(tls, "the connection is encrypted");
+        let refused = api::db::connect(&format!("{url}?sslmode=disable")).await.unwrap_err().to_string();
+        assert!(refused.contains("pg_hba.conf") || refused.contains("reject"), "{refused}");
+    });
+    // and the binary: migrations over TLS
+    let work = tempfile::tempdir().unwrap();
+    let o = crate::bb_with(work.path(), &["migrate"], &[("DATABASE_URL", &format!("{url}?sslmode=require"))]);
+    assert!(o.status.success(), "{}", crate::text(&o));
+}
