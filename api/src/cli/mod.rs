@@ -52,9 +52,9 @@ pub enum Command {
     Sql(sql::SqlArgs),
     /// Serve the lake and backtest results over the PostgreSQL wire protocol (psql, psycopg, BI tools); read-only, token auth.
     SqlServer(sql_server::SqlServerArgs),
-    /// Serve the REST API (/api/v1) with an embedded job worker, migrating Postgres first; a private cluster when DATABASE_URL is unset.
+    /// Serve the REST API (/api/v1) and Prometheus metrics (/metrics) with an embedded job worker, migrating Postgres first; a private cluster when DATABASE_URL is unset.
     Serve(serve::ServeArgs),
-    /// Run queued jobs (backtests, paper-trading ticks) from the Postgres queue; start as many as you like.
+    /// Run queued jobs (backtests, paper-trading ticks, notification deliveries) from the Postgres queue; start as many as you like.
     Worker(worker::WorkerCmd),
     /// Exports for educators: `cohort ID` writes a cohort's analytics as CSV, JSON or Parquet.
     Export(export::ExportArgs),

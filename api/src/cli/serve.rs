@@ -1,6 +1,6 @@
-//! `bb serve`: the REST API on `--addr` (with the WebSocket at `/api/v1/ws`) and an embedded job
-//! worker (unless `--no-worker`) that also delivers notifications, migrating the database first
-//! unless told not to; its rate limits, and Stripe and Supabase configured from the environment.
+//! `bb serve`: the REST API on `--addr` (with the WebSocket at `/api/v1/ws` and `/metrics`) and an
+//! embedded job worker (unless `--no-worker`) that also delivers notifications, migrating the
+//! database first unless told not to; its rate limits, and Stripe and Supabase configured from the environment.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

@@ -1,5 +1,6 @@
 //! `bb worker`: runs queued jobs (backtests, paper-trading ticks, notification deliveries) from the
-//! Postgres queue until stopped; and the notification options it shares with `bb serve`.
+//! Postgres queue until stopped, optionally serving its metrics; and the notification options it
+//! shares with `bb serve`.
 
 use std::process::ExitCode;
 use std::sync::Arc;

@@ -15,6 +15,7 @@ use datafusion_postgres::pgwire::error::{PgWireError, PgWireResult};
 use datafusion_postgres::pgwire::messages::PgWireBackendMessage;
 use datafusion_postgres::{DfSessionService, Parser};
 use tokio::net::TcpListener;
+use tracing::Instrument;
 
 use super::auth::TokenStartup;
 use super::server::SqlServer;
@@ -93,7 +94,8 @@ impl SimpleQueryHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
     {
-        SimpleQueryHandler::do_query(self.inner().as_ref(), client, query).await
+        let text: String = query.chars().take(200).collect();
+        SimpleQueryHandler::do_query(self.inner().as_ref(), client, query).instrument(tracing::info_span!("sql.query", protocol = "simple", query = %text)).await
     }
 }
 
@@ -113,6 +115,6 @@ impl ExtendedQueryHandler for Queries {
         C::Error: Debug,
         PgWireError: From<<C as futures::Sink<PgWireBackendMessage>>::Error>,
     {
-        ExtendedQueryHandler::do_query(self.inner().as_ref(), client, portal, max_rows).await
+        ExtendedQueryHandler::do_query(self.inner().as_ref(), client, portal, max_rows).instrument(tracing::info_span!("sql.query", protocol = "extended", statement = %portal.statement.id)).await
     }
 }
