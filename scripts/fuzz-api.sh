@@ -54,5 +54,6 @@ echo "schemathesis $("$st" --version | awk '{print $NF}') against $base/api/v1/o
   --seed "${FUZZ_SEED:-20261208}" \
   --request-timeout 30 \
   --suppress-health-check all \
+  --generation-database none \
   --exclude-path-regex '^/api/v1/billing/(checkout|portal)-session$' \
   --no-color
