@@ -214,21 +214,15 @@ fn dedupe_trades(trades: Vec<RawTrade>) -> (Vec<RawTrade>, Vec<Rejected>) {
     (good, bad)
 }
 
-/// Writes trades to trades_raw exactly once (merge on the trade key when the span overlaps).
+/// Writes trades to trades_raw exactly once (a merge on the trade key).
 async fn land_trades(lake: &Lake, market: &Market, source_file: &str, trades: &[RawTrade]) -> Result<u64> {
     if trades.is_empty() {
         return Ok(0);
     }
     let batch = batches::trades(market.exchange(), market.symbol(), source_file, trades)?;
-    let overlap = match lake.info(LakeTable::TradesRaw).await? {
-        Some(info) => info.partitions.contains_key(&format!("{}/{}", market.exchange(), market.symbol())),
-        None => false,
-    };
-    if overlap {
-        lake.merge(LakeTable::TradesRaw, vec![batch]).await?;
-    } else {
-        lake.append(LakeTable::TradesRaw, vec![batch]).await?;
-    }
+    // always a MERGE (never a blind append, even into an empty table), so a concurrent ingest's
+    // commit conflicts with it and the merge is redone: exactly once with several writers
+    lake.merge(LakeTable::TradesRaw, vec![batch]).await?;
     Ok(trades.len() as u64)
 }
 

@@ -44,7 +44,29 @@ async fn stored(lake: &Lake, market: &Market, rows: &[RawCandle]) -> Result<Hash
 /// Writes `rows` (validated, sorted, one per time) to the candles table so that the lake holds one
 /// row per (exchange, symbol, timeframe, open_time): new times are inserted, differing ones
 /// replaced (the incoming file wins), identical ones left alone.
+///
+/// Safe with concurrent writers: the comparison is made at one table version and the write (a
+/// Delta MERGE) lands only onto that version; when another writer committed in between, the
+/// candles are read and compared again, so both the lake and the report are exact.
 pub async fn candles(lake: &Lake, market: &Market, rows: &[RawCandle]) -> Result<Landed> {
+    loop {
+        let read = lake.version(LakeTable::Candles).await?;
+        let (mut landed, to_write) = compare(lake, market, rows).await?;
+        if to_write.is_empty() {
+            landed.version = read;
+            return Ok(landed);
+        }
+        let batch = batches::candles(market, &to_write)?;
+        if let Some(outcome) = lake.merge_onto(LakeTable::Candles, vec![batch], read).await? {
+            landed.version = outcome.version;
+            return Ok(landed);
+        }
+        tracing::debug!(market = %market, "another writer changed the candles meanwhile; comparing again");
+    }
+}
+
+/// What landing `rows` would do against the lake as it is now, and the candles to write.
+async fn compare(lake: &Lake, market: &Market, rows: &[RawCandle]) -> Result<(Landed, Vec<RawCandle>)> {
     let existing = stored(lake, market, rows).await?;
     let mut landed = Landed::default();
     let mut to_write: Vec<RawCandle> = Vec::new();
@@ -77,15 +99,5 @@ pub async fn candles(lake: &Lake, market: &Market, rows: &[RawCandle]) -> Result
             landed.unchanged += 1;
         }
     }
-    landed.version = if to_write.is_empty() {
-        lake.version(LakeTable::Candles).await?
-    } else {
-        let batch = batches::candles(market, &to_write)?;
-        if existing.is_empty() {
-            lake.append(LakeTable::Candles, vec![batch]).await?
-        } else {
-            lake.merge(LakeTable::Candles, vec![batch]).await?.version
-        }
-    };
-    Ok(landed)
+    Ok((landed, to_write))
 }

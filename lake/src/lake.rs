@@ -99,8 +99,15 @@ impl Lake {
             .with_columns(table.delta_columns())
             .with_partition_columns(table.partition_columns().iter().copied())
             .with_save_mode(deltalake::protocol::SaveMode::Ignore)
-            .await?;
-        Ok(created)
+            .await;
+        match created {
+            Ok(t) => Ok(t),
+            // another writer created it at the same moment: use theirs
+            Err(e) => match self.open_existing(table).await? {
+                Some(t) => Ok(t),
+                None => Err(e.into()),
+            },
+        }
     }
 
     /// The current version of `table`, or `None` if it does not exist yet.

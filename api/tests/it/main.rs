@@ -15,6 +15,7 @@ mod paper;
 mod s3;
 mod sqlwire;
 mod supabase;
+mod writers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

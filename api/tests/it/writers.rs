@@ -1,0 +1,64 @@
+//! Concurrent writers: `bb ingest` processes started together into the same lake land every
+//! candle exactly once (Delta's conflict check at commit, then the merge redone), ten races in a row.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::shared;
+
+fn ingest(dir: &Path, lake: &Path, files: &[&Path]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_bb"))
+        .arg("ingest")
+        .args(files)
+        .arg("--lake")
+        .arg(lake)
+        .current_dir(dir)
+        .env("BB_DATA_DIR", dir.join("data"))
+        .env_remove("BB_LAKE_URI")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bb ingest starts")
+}
+
+/// (rows, distinct natural keys) of the candles table.
+fn counts(dir: &Path, lake: &Path) -> (u64, u64) {
+    let o = crate::bb(
+        dir,
+        &["sql", "--lake", lake.to_str().unwrap(), "--format", "csv",
+          "SELECT count(*) AS n, count(DISTINCT (exchange, symbol, timeframe, open_time)) AS k FROM candles"],
+    );
+    assert!(o.status.success(), "{}", crate::text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let row = out.lines().nth(1).expect("a row");
+    let (n, k) = row.split_once(',').unwrap();
+    (n.parse().unwrap(), k.parse().unwrap())
+}
+
+#[test]
+fn two_ingests_started_together_land_every_candle_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let nic = shared("nic-tradingstrategyga/BTC_USDT-1h.feather");
+    let (btc, eth) = (shared("djienne-3ema-srsi-atr/BTC_USDT-1h.json"), shared("djienne-3ema-srsi-atr/ETH_USDT-1h.json"));
+
+    // the answer, one ingest after the other
+    let baseline = dir.path().join("baseline");
+    for files in [vec![nic.as_path()], vec![btc.as_path(), eth.as_path()]] {
+        let o = ingest(dir.path(), &baseline, &files).wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let (rows, keys) = counts(dir.path(), &baseline);
+    assert_eq!(rows, keys, "one after the other: no duplicates");
+    assert_eq!(keys, 103_443, "the distinct (symbol, open_time) keys of the three files");
+
+    for race in 0..10 {
+        let lake = dir.path().join(format!("race{race}"));
+        let a = ingest(dir.path(), &lake, &[nic.as_path()]);
+        let b = ingest(dir.path(), &lake, &[btc.as_path(), eth.as_path()]);
+        for (who, child) in [("nic", a), ("djienne", b)] {
+            let o = child.wait_with_output().unwrap();
+            assert!(o.status.success(), "race {race}: the {who} ingest failed: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        assert_eq!(counts(dir.path(), &lake), (rows, keys), "race {race}: every candle exactly once");
+    }
+}
