@@ -1,5 +1,6 @@
 //! Concurrent writers: `bb ingest` processes started together into the same lake land every
-//! candle exactly once (Delta's conflict check at commit, then the merge redone), ten races in a row.
+//! candle exactly once (Delta's conflict check at commit, then the merge redone), ten races in a
+//! row; `bb backtest` processes storing results at once all land.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -61,4 +62,47 @@ fn two_ingests_started_together_land_every_candle_exactly_once() {
         }
         assert_eq!(counts(dir.path(), &lake), (rows, keys), "race {race}: every candle exactly once");
     }
+}
+
+#[test]
+fn backtests_writing_results_at_once_all_land() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = shared("filimonov-freqtrade/BTC_USDT-5m.feather");
+    assert!(crate::bb(dir.path(), &["ingest", src.to_str().unwrap()]).status.success());
+    let case = crate::fixtures("param_sweep_sma");
+    let backtest = || {
+        Command::new(env!("CARGO_BIN_EXE_bb"))
+            .args(["backtest", "--strategy", case.join("strategy.json").to_str().unwrap(), "--params", case.join("params.json").to_str().unwrap()])
+            .current_dir(dir.path())
+            .env("BB_DATA_DIR", dir.path().join("data"))
+            .env_remove("BB_LAKE_URI")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("bb backtest starts")
+    };
+    let trades_per_run: usize = ["fast5_slow20", "fast10_slow30", "fast20_slow50", "fast8"]
+        .iter()
+        .map(|s| std::fs::read_to_string(case.join(s).join("trades.csv")).unwrap().lines().count() - 1)
+        .sum();
+    let mut runs = vec![];
+    for race in 0..4 {
+        let (a, b) = (backtest(), backtest());
+        for child in [a, b] {
+            let o = child.wait_with_output().unwrap();
+            let out = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+            assert!(o.status.success(), "race {race}: {out}");
+            runs.push(out.lines().find_map(|l| l.strip_prefix("run ")).unwrap_or_else(|| panic!("{out}")).trim().to_string());
+        }
+    }
+    let q = "SELECT run_id, count(*) AS n FROM backtest_metrics GROUP BY run_id ORDER BY run_id";
+    let metrics = String::from_utf8(crate::bb(dir.path(), &["sql", q, "--format", "csv"]).stdout).unwrap();
+    let mut want: Vec<String> = runs.iter().map(|r| format!("{r},4")).collect();
+    want.sort();
+    assert_eq!(metrics.lines().skip(1).collect::<Vec<_>>(), want, "every run's four combinations, once");
+    let q = "SELECT run_id, count(*) AS n FROM backtest_trades GROUP BY run_id ORDER BY run_id";
+    let trades = String::from_utf8(crate::bb(dir.path(), &["sql", q, "--format", "csv"]).stdout).unwrap();
+    let mut want: Vec<String> = runs.iter().map(|r| format!("{r},{trades_per_run}")).collect();
+    want.sort();
+    assert_eq!(trades.lines().skip(1).collect::<Vec<_>>(), want, "every run's trades, once");
 }
