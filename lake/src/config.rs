@@ -17,7 +17,6 @@ const AWS_ENV: &[&str] = &[
     "AWS_PROFILE",
     "AWS_ENDPOINT_URL",
     "AWS_ALLOW_HTTP",
-    "AWS_S3_ALLOW_UNSAFE_RENAME",
     "AWS_VIRTUAL_HOSTED_STYLE_REQUEST",
 ];
 

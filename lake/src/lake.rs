@@ -45,6 +45,21 @@ impl Lake {
     /// Opens the lake described by `config` (nothing is created until a table is first written).
     pub fn new(config: LakeConfig) -> Result<Self> {
         let root = config.root()?;
+        if matches!(root, LakeRoot::S3(_)) {
+            let asked = |v: &str| !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "false" | "no" | "off");
+            let unsafe_rename = config.storage_options.iter().any(|(k, v)| k.eq_ignore_ascii_case("AWS_S3_ALLOW_UNSAFE_RENAME") && asked(v))
+                || std::env::var("AWS_S3_ALLOW_UNSAFE_RENAME").is_ok_and(|v| asked(&v));
+            if unsafe_rename {
+                return Err(Error::InvalidUri {
+                    uri: config.uri.clone(),
+                    reason: "AWS_S3_ALLOW_UNSAFE_RENAME is set: the lake commits with S3 conditional writes (If-None-Match), \
+                             which keep concurrent writers exactly-once; the unsafe rename mode would let two writers \
+                             overwrite each other's commits. Unset it (AWS S3, MinIO and the other stores bb supports have \
+                             conditional writes)"
+                        .into(),
+                });
+            }
+        }
         if let LakeRoot::Local(dir) = &root {
             std::fs::create_dir_all(dir).map_err(|e| Error::InvalidUri {
                 uri: dir.display().to_string(),

@@ -8,6 +8,10 @@ use std::process::{Command, Stdio};
 use crate::shared;
 
 fn ingest(dir: &Path, lake: &Path, files: &[&Path]) -> std::process::Child {
+    ingest_with(dir, lake.to_str().unwrap(), files, &[])
+}
+
+fn ingest_with(dir: &Path, lake: &str, files: &[&Path], env: &[(&str, String)]) -> std::process::Child {
     Command::new(env!("CARGO_BIN_EXE_bb"))
         .arg("ingest")
         .args(files)
@@ -16,6 +20,7 @@ fn ingest(dir: &Path, lake: &Path, files: &[&Path]) -> std::process::Child {
         .current_dir(dir)
         .env("BB_DATA_DIR", dir.join("data"))
         .env_remove("BB_LAKE_URI")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -24,10 +29,15 @@ fn ingest(dir: &Path, lake: &Path, files: &[&Path]) -> std::process::Child {
 
 /// (rows, distinct natural keys) of the candles table.
 fn counts(dir: &Path, lake: &Path) -> (u64, u64) {
-    let o = crate::bb(
+    counts_with(dir, lake.to_str().unwrap(), &[])
+}
+
+fn counts_with(dir: &Path, lake: &str, env: &[(&str, String)]) -> (u64, u64) {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let o = crate::bb_with(
         dir,
-        &["sql", "--lake", lake.to_str().unwrap(), "--format", "csv",
-          "SELECT count(*) AS n, count(DISTINCT (exchange, symbol, timeframe, open_time)) AS k FROM candles"],
+        &["sql", "--lake", lake, "--format", "csv", "SELECT count(*) AS n, count(DISTINCT (exchange, symbol, timeframe, open_time)) AS k FROM candles"],
+        &env,
     );
     assert!(o.status.success(), "{}", crate::text(&o));
     let out = String::from_utf8_lossy(&o.stdout);
@@ -105,4 +115,35 @@ fn backtests_writing_results_at_once_all_land() {
     let mut want: Vec<String> = runs.iter().map(|r| format!("{r},{trades_per_run}")).collect();
     want.sort();
     assert_eq!(trades.lines().skip(1).collect::<Vec<_>>(), want, "every run's trades, once");
+}
+
+#[test]
+fn the_unsafe_rename_mode_cannot_be_turned_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = crate::bb_with(dir.path(), &["lake", "ls", "--lake", "s3://some-bucket/lake"], &[("AWS_S3_ALLOW_UNSAFE_RENAME", "true")]);
+    let out = crate::text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains("s3://some-bucket/lake") && out.contains("AWS_S3_ALLOW_UNSAFE_RENAME is set") && out.contains("conditional writes"), "{out}");
+}
+
+#[test]
+fn two_ingests_into_one_s3_lake_land_every_candle_exactly_once() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let moto = rt.block_on(crate::s3::Moto::start());
+    let env = moto.env();
+    let dir = tempfile::tempdir().unwrap();
+    let nic = shared("nic-tradingstrategyga/BTC_USDT-1h.feather");
+    let (btc, eth) = (shared("djienne-3ema-srsi-atr/BTC_USDT-1h.json"), shared("djienne-3ema-srsi-atr/ETH_USDT-1h.json"));
+    for race in 0..3 {
+        let bucket = format!("race-{race}");
+        rt.block_on(moto.bucket(&bucket));
+        let lake = format!("s3://{bucket}/lake");
+        let a = ingest_with(dir.path(), &lake, &[nic.as_path()], &env);
+        let b = ingest_with(dir.path(), &lake, &[btc.as_path(), eth.as_path()], &env);
+        for (who, child) in [("nic", a), ("djienne", b)] {
+            let o = child.wait_with_output().unwrap();
+            assert!(o.status.success(), "race {race}: the {who} ingest failed: {}", String::from_utf8_lossy(&o.stderr));
+        }
+        assert_eq!(counts_with(dir.path(), &lake, &env), (103_443, 103_443), "race {race} on S3: every candle exactly once");
+    }
 }
