@@ -108,6 +108,20 @@ pub fn python() -> String {
 }
 
 
+/// Sends `req` with `tok` as bearer token (and `body` as JSON): the status and the JSON answer
+/// (`Null` when the body is not JSON).
+pub fn send(rt: &tokio::runtime::Runtime, tok: &str, req: reqwest::RequestBuilder, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
+    rt.block_on(async {
+        let req = match body {
+            Some(b) => req.header("content-type", "application/json").body(b.to_string()),
+            None => req,
+        };
+        let r = req.bearer_auth(tok).send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, serde_json::from_slice(&r.bytes().await.unwrap()).unwrap_or_default())
+    })
+}
+
 /// A `bb serve` process on a free port, its data dir in `dir` (killed when dropped, so a failing
 /// test leaves no server behind).
 pub struct Served {

@@ -763,17 +763,7 @@ fn bb_serve_delivers_a_finished_backtest_by_webhook_e_mail_and_websocket() {
     let base = format!("http://{host}");
     let tok = token("e2e-notify@example.com", "builder", Some("premium"));
     let client = reqwest::Client::new();
-    let send = |req: reqwest::RequestBuilder, body: Option<Value>| {
-        rt.block_on(async {
-            let req = match body {
-                Some(b) => req.header("content-type", "application/json").body(b.to_string()),
-                None => req,
-            };
-            let r = req.bearer_auth(&tok).send().await.unwrap();
-            let status = r.status().as_u16();
-            (status, serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).unwrap_or_default())
-        })
-    };
+    let send = |req: reqwest::RequestBuilder, body: Option<Value>| crate::send(&rt, &tok, req, body);
     let (status, _) = send(client.get(format!("{base}/api/v1/me")), None);
     assert_eq!(status, 200);
     let (status, w) = send(client.post(format!("{base}/api/v1/webhooks")), Some(json!({"url": hook.url, "types": ["backtest_complete"]})));

@@ -246,17 +246,7 @@ fn bb_serve_exports_traces_from_a_request_into_its_job_logs_json_and_counts_the_
     let base = format!("http://{}", served.host());
     let tok = token("traced@example.com", "builder", Some("premium"));
     let client = reqwest::Client::new();
-    let send = |req: reqwest::RequestBuilder, body: Option<Value>| {
-        rt.block_on(async {
-            let req = match body {
-                Some(b) => req.header("content-type", "application/json").body(b.to_string()),
-                None => req,
-            };
-            let r = req.bearer_auth(&tok).send().await.unwrap();
-            let status = r.status().as_u16();
-            (status, serde_json::from_slice::<Value>(&r.bytes().await.unwrap()).unwrap_or_default())
-        })
-    };
+    let send = |req: reqwest::RequestBuilder, body: Option<Value>| crate::send(&rt, &tok, req, body);
     let graph: Value = serde_json::from_str(include_str!("../../../sample/sma_cross.json")).unwrap();
     let (status, s) = send(client.post(format!("{base}/api/v1/strategies")), Some(json!({"title": "traced", "graphJson": graph})));
     assert_eq!(status, 201, "{s}");
