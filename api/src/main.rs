@@ -9,7 +9,12 @@ use futures::FutureExt;
 fn main() -> std::process::ExitCode {
     let cli = api::cli::Cli::parse();
     // long-running services log their jobs and sessions; one-shot commands only warnings
-    let default = if cli.command.is_service() { "warn,api=info,deltalake_core::operations::merge=error" } else { "warn,deltalake_core::operations::merge=error" };
+    // (the Delta kernel logs each failure it also returns, raw; the returned error is what is shown)
+    let default = if cli.command.is_service() {
+        "warn,api=info,deltalake_core::operations::merge=error,buoyant_kernel=off"
+    } else {
+        "warn,deltalake_core::operations::merge=error,buoyant_kernel=off"
+    };
     // before the runtime: the OTLP exporter's blocking HTTP client must not live inside it
     let telemetry = match api::telemetry::init(default) {
         Ok(guard) => guard,

@@ -24,6 +24,10 @@ pub enum Error {
     /// The table does not exist yet where an existing one is required (e.g. time travel).
     #[error("table '{0}' does not exist in the lake yet")]
     TableNotFound(String),
+    /// The lake's object store refused or could not be reached: a missing bucket, refused
+    /// credentials, an unreachable endpoint (said in words, naming the lake).
+    #[error("lake {uri}: {reason}")]
+    Storage { uri: String, reason: String },
     #[error(transparent)]
     Delta(#[from] deltalake::DeltaTableError),
     #[error(transparent)]

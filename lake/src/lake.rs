@@ -84,12 +84,33 @@ impl Lake {
         let url = self.root.table_url(table.name())?;
         let mut t = DeltaTableBuilder::from_url(url)?
             .with_storage_options(self.config.storage_options.clone())
-            .build()?;
+            .build()
+            .map_err(|e| self.explain(e))?;
         match t.load().await {
             Ok(()) => Ok(Some(t)),
             Err(deltalake::DeltaTableError::NotATable(_)) => Ok(None),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(self.explain(e)),
         }
+    }
+
+    /// An object-store failure in words that name the lake and what to check (the store's own
+    /// message otherwise). Credentials never appear: only the variables' names.
+    fn explain(&self, e: deltalake::DeltaTableError) -> Error {
+        let LakeRoot::S3(url) = &self.root else { return e.into() };
+        let text = e.to_string();
+        let bucket = url.host_str().unwrap_or("");
+        let endpoint = self.config.storage_options.get("AWS_ENDPOINT_URL").map(|u| format!(" at {u}")).unwrap_or_default();
+        let reason = if text.contains("NoSuchBucket") {
+            format!("the bucket '{bucket}' does not exist{endpoint} (create it, or check AWS_ENDPOINT_URL and AWS_REGION)")
+        } else if ["InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "403 Forbidden", "ExpiredToken"].iter().any(|c| text.contains(c)) {
+            let code = ["InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied", "ExpiredToken"].into_iter().find(|c| text.contains(c)).unwrap_or("403 Forbidden");
+            format!("the object store refused the credentials ({code}): check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) and the bucket's policy")
+        } else if ["Connection refused", "error sending request", "dns error", "error trying to connect"].iter().any(|c| text.contains(c)) {
+            format!("cannot reach the object store{endpoint} (check AWS_ENDPOINT_URL, AWS_ALLOW_HTTP for http://, and the network)")
+        } else {
+            return e.into();
+        };
+        Error::Storage { uri: self.config.uri.clone(), reason }
     }
 
     /// Loads `table`, creating it with its fixed schema and partitioning on first use.

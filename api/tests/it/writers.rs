@@ -147,3 +147,22 @@ fn two_ingests_into_one_s3_lake_land_every_candle_exactly_once() {
         assert_eq!(counts_with(dir.path(), &lake, &env), (103_443, 103_443), "race {race} on S3: every candle exactly once");
     }
 }
+
+#[test]
+fn a_missing_bucket_is_an_error_naming_the_lake() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let moto = rt.block_on(crate::s3::Moto::start());
+    let env: Vec<(&str, String)> = moto.env();
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let sample = crate::crate_dir().join("../sample/ETH_USDT-1h.json.gz");
+    for args in [vec!["lake", "ls"], vec!["ingest", sample.to_str().unwrap()], vec!["sql", "SELECT count(*) FROM candles"]] {
+        let mut args = args;
+        args.extend(["--lake", "s3://no-such-bucket/lake"]);
+        let o = crate::bb_with(dir.path(), &args, &env);
+        let out = crate::text(&o);
+        assert!(!o.status.success(), "{args:?}: {out}");
+        assert!(out.contains("lake s3://no-such-bucket/lake: the bucket 'no-such-bucket' does not exist at http://127.0.0.1:"), "{args:?}: {out}");
+        assert!(!out.contains("<Error>"), "no raw XML: {out}");
+    }
+}
