@@ -35,15 +35,13 @@ fn assert_same_results(got: &Path, want: &Path) {
     }
 }
 
-#[test]
-fn a_params_file_sweep_reproduces_the_reference_folders() {
-    let dir = tempfile::tempdir().unwrap();
+crate::on_both_lakes!(a_params_file_sweep_reproduces_the_reference_folders, |spot: &crate::Spot| {
+    let dir = spot.path();
     let src = shared("filimonov-freqtrade/BTC_USDT-5m.feather");
-    assert!(bb(dir.path(), &["ingest", src.to_str().unwrap()]).status.success());
+    assert!(spot.bb(&["ingest", src.to_str().unwrap()]).status.success());
     let case = fixtures("param_sweep_sma");
-    let out_dir = dir.path().join("out");
-    let o = bb(
-        dir.path(),
+    let out_dir = dir.join("out");
+    let o = spot.bb(
         &["backtest", "--strategy", case.join("strategy.json").to_str().unwrap(), "--params", case.join("params.json").to_str().unwrap(), "--output", out_dir.to_str().unwrap()],
     );
     let out = text(&o);
@@ -54,16 +52,16 @@ fn a_params_file_sweep_reproduces_the_reference_folders() {
     // the run is in the lake, with the candles version it read
     let run_id = out.lines().find_map(|l| l.strip_prefix("run ")).unwrap_or_else(|| panic!("{out}")).trim().to_string();
     let q = format!("SELECT count(*) AS n, min(candles_version) AS v FROM backtest_metrics WHERE run_id = '{run_id}'");
-    let rows = String::from_utf8(bb(dir.path(), &["sql", &q, "--format", "csv"]).stdout).unwrap();
+    let rows = String::from_utf8(spot.bb(&["sql", &q, "--format", "csv"]).stdout).unwrap();
     assert_eq!(rows, "n,v\n4,1\n", "4 combinations; candles version 1 (0 is the table's creation)");
     let q = format!("SELECT count(*) FROM backtest_trades WHERE run_id = '{run_id}'");
-    let rows = String::from_utf8(bb(dir.path(), &["sql", &q, "--format", "csv"]).stdout).unwrap();
+    let rows = String::from_utf8(spot.bb(&["sql", &q, "--format", "csv"]).stdout).unwrap();
     let expected: usize = ["fast5_slow20", "fast10_slow30", "fast20_slow50", "fast8"]
         .iter()
         .map(|s| std::fs::read_to_string(case.join(s).join("trades.csv")).unwrap().lines().count() - 1)
         .sum();
     assert_eq!(rows.lines().nth(1).unwrap(), expected.to_string());
-}
+});
 
 #[test]
 fn market_flags_a_grid_and_sorting() {
@@ -201,19 +199,18 @@ fn a_perpetual_is_one_symbol_for_ingest_resample_backtest_and_sql() {
     assert!(!o.status.success() && text(&o).contains("invalid symbol 'BTC$USDT'"), "{}", text(&o));
 }
 
-#[test]
-fn bb_results_reads_a_stored_run_back_as_its_files_hold_it() {
-    let dir = tempfile::tempdir().unwrap();
+crate::on_both_lakes!(bb_results_reads_a_stored_run_back_as_its_files_hold_it, |spot: &crate::Spot| {
+    let dir = spot.path();
     let src = shared("djienne-3ema-srsi-atr/BTC_USDT-1h.json");
-    assert!(bb(dir.path(), &["ingest", src.to_str().unwrap()]).status.success());
+    assert!(spot.bb(&["ingest", src.to_str().unwrap()]).status.success());
     let strategy = fixtures("param_sweep_sma").join("strategy.json");
-    let out_dir = dir.path().join("out");
-    let o = bb(dir.path(), &["backtest", "--strategy", strategy.to_str().unwrap(), "--symbol", "BTCUSDT", "--timeframe", "1h", "--param", "fast=8", "--param", "slow=40", "--output", out_dir.to_str().unwrap()]);
+    let out_dir = dir.join("out");
+    let o = spot.bb(&["backtest", "--strategy", strategy.to_str().unwrap(), "--symbol", "BTCUSDT", "--timeframe", "1h", "--param", "fast=8", "--param", "slow=40", "--output", out_dir.to_str().unwrap()]);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     let run_id = out.lines().find_map(|l| l.strip_prefix("run ")).unwrap().trim().to_string();
 
-    let o = bb(dir.path(), &["results", &run_id, "--format", "csv"]);
+    let o = spot.bb(&["results", &run_id, "--format", "csv"]);
     assert!(o.status.success(), "{}", text(&o));
     let got = String::from_utf8(o.stdout).unwrap();
     let mut lines = got.lines();
@@ -228,15 +225,15 @@ fn bb_results_reads_a_stored_run_back_as_its_files_hold_it() {
         assert_eq!(chrono::DateTime::parse_from_rfc3339(&r[2]).unwrap().timestamp_millis().to_string(), w[1]);
         assert_eq!(r[8].parse::<f64>().unwrap(), w[7].parse::<f64>().unwrap(), "pnl of trade {}", i + 1);
     }
-    let o = bb(dir.path(), &["results", &run_id, "--equity", "--format", "csv"]);
+    let o = spot.bb(&["results", &run_id, "--equity", "--format", "csv"]);
     let equity = String::from_utf8(o.stdout).unwrap();
     let want = std::fs::read_to_string(out_dir.join("equity.csv")).unwrap();
     assert_eq!(equity.lines().count(), want.lines().count());
     let last = |s: &str| s.lines().last().unwrap().split(',').nth(1).unwrap().parse::<f64>().unwrap();
     assert_eq!(last(&equity), last(&want));
 
-    let o = bb(dir.path(), &["results", "no-such-run"]);
+    let o = spot.bb(&["results", "no-such-run"]);
     assert!(!o.status.success() && text(&o).contains("the lake holds no run no-such-run"), "{}", text(&o));
-    let o = bb(dir.path(), &["results", &run_id, "--combo", "1"]);
+    let o = spot.bb(&["results", &run_id, "--combo", "1"]);
     assert!(!o.status.success() && text(&o).contains("has combinations 0 to 0, not 1"), "{}", text(&o));
-}
+});

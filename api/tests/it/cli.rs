@@ -15,14 +15,13 @@ fn help_lists_every_subcommand_with_its_purpose() {
     }
 }
 
-#[test]
-fn ingest_lands_good_files_and_fails_on_a_broken_one() {
-    let dir = tempfile::tempdir().unwrap();
-    let broken = dir.path().join("ETH_USDT-1h.json");
+crate::on_both_lakes!(ingest_lands_good_files_and_fails_on_a_broken_one, |spot: &crate::Spot| {
+    let dir = spot.path();
+    let broken = dir.join("ETH_USDT-1h.json");
     let bytes = std::fs::read(shared("djienne-3ema-srsi-atr/ETH_USDT-1h.json")).unwrap();
     std::fs::write(&broken, &bytes[..bytes.len() / 3]).unwrap();
     let good = shared("djienne-3ema-srsi-atr/BTC_USDT-1d.json");
-    let o = bb(dir.path(), &["ingest", good.to_str().unwrap(), broken.to_str().unwrap()]);
+    let o = spot.bb(&["ingest", good.to_str().unwrap(), broken.to_str().unwrap()]);
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert!(out.contains("ETH_USDT-1h.json: cannot parse at line 1, column"), "{out}");
@@ -31,20 +30,18 @@ fn ingest_lands_good_files_and_fails_on_a_broken_one() {
     for part in ["rows read", "landed", "quarantined", "duplicates merged", "gap(s)", " s, ", "rows/s"] {
         assert!(summary.contains(part), "{part}: {summary}");
     }
-    let o = bb(dir.path(), &["sql", "SELECT symbol, count(*) AS n FROM candles GROUP BY symbol", "--format", "csv"]);
+    let o = spot.bb(&["sql", "SELECT symbol, count(*) AS n FROM candles GROUP BY symbol", "--format", "csv"]);
     let rows = String::from_utf8(o.stdout).unwrap();
     let source: Vec<Vec<serde_json::Value>> = serde_json::from_slice(&std::fs::read(&good).unwrap()).unwrap();
     assert_eq!(rows, format!("symbol,n\nBTCUSDT,{}\n", source.len()), "only the good file landed");
-}
+});
 
-#[test]
-fn sql_csv_and_json_carry_floats_at_full_precision() {
-    let dir = tempfile::tempdir().unwrap();
+crate::on_both_lakes!(sql_csv_and_json_carry_floats_at_full_precision, |spot: &crate::Spot| {
     let src = shared("davidzhaodz-freqtrade/ETH_USDT-1m.json");
-    assert!(bb(dir.path(), &["ingest", src.to_str().unwrap()]).status.success());
+    assert!(spot.bb(&["ingest", src.to_str().unwrap()]).status.success());
     let source: Vec<Vec<f64>> = serde_json::from_slice(&std::fs::read(&src).unwrap()).unwrap();
     let q = "SELECT open_time, open, high, low, close, volume, trade_count FROM candles ORDER BY open_time";
-    let csv_out = bb(dir.path(), &["sql", q, "--format", "csv"]);
+    let csv_out = spot.bb(&["sql", q, "--format", "csv"]);
     let csv_text = String::from_utf8(csv_out.stdout).unwrap();
     let mut lines = csv_text.lines();
     assert_eq!(lines.next(), Some("open_time,open,high,low,close,volume,trade_count"));
@@ -58,13 +55,13 @@ fn sql_csv_and_json_carry_floats_at_full_precision() {
         n += 1;
     }
     assert_eq!(n, source.len());
-    let json_out = bb(dir.path(), &["sql", &format!("{q} LIMIT 50"), "--format", "json"]);
+    let json_out = spot.bb(&["sql", &format!("{q} LIMIT 50"), "--format", "json"]);
     let rows: Vec<serde_json::Value> = serde_json::from_slice(&json_out.stdout).unwrap();
     for (r, row) in rows.iter().zip(&source) {
         assert_eq!(r["volume"].as_f64().unwrap(), row[5]);
         assert!(r["trade_count"].is_null());
     }
-}
+});
 
 #[test]
 fn demo_ingests_the_bundled_sample() {

@@ -108,6 +108,60 @@ pub fn python() -> String {
 }
 
 
+/// Where a test's lake lives, so that one test body runs on a folder and on S3 (a bucket of its own
+/// on a moto server on loopback): `spot.bb(args)` runs `bb` with its data dir in `spot.path()` and
+/// the lake there.
+pub struct Spot {
+    pub dir: tempfile::TempDir,
+    /// `BB_LAKE_URI` and the AWS variables, for S3 (none: the data dir's lake folder).
+    env: Vec<(&'static str, String)>,
+    _moto: Option<s3::Moto>,
+}
+
+impl Spot {
+    pub fn folder() -> Spot {
+        Spot { dir: tempfile::tempdir().unwrap(), env: vec![], _moto: None }
+    }
+
+    pub fn s3() -> Spot {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let moto = rt.block_on(s3::Moto::start());
+        rt.block_on(moto.bucket("test-lake"));
+        let mut env = moto.env();
+        env.push(("BB_LAKE_URI", "s3://test-lake/lake".into()));
+        Spot { dir: tempfile::tempdir().unwrap(), env, _moto: Some(moto) }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `bb ARGS` against this lake.
+    pub fn bb(&self, args: &[&str]) -> Output {
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        bb_with(self.dir.path(), args, &env)
+    }
+}
+
+/// Defines a test twice, as `NAME::folder` and `NAME::s3`, running `BODY(&Spot)` on each lake.
+#[macro_export]
+macro_rules! on_both_lakes {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            #[test]
+            fn folder() {
+                ($body)(&$crate::Spot::folder())
+            }
+            #[test]
+            fn s3() {
+                ($body)(&$crate::Spot::s3())
+            }
+        }
+    };
+}
+
 /// Sends `req` with `tok` as bearer token (and `body` as JSON): the status and the JSON answer
 /// (`Null` when the body is not JSON).
 pub fn send(rt: &tokio::runtime::Runtime, tok: &str, req: reqwest::RequestBuilder, body: Option<serde_json::Value>) -> (u16, serde_json::Value) {
