@@ -136,6 +136,11 @@ impl Spot {
         self.dir.path()
     }
 
+    /// The variables that point `bb` at this lake (none for a folder).
+    pub fn env(&self) -> &[(&'static str, String)] {
+        &self.env
+    }
+
     /// Runs `bb ARGS` against this lake.
     pub fn bb(&self, args: &[&str]) -> Output {
         let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
