@@ -5,8 +5,9 @@
 # first use), at rising fixed rates and then flat out:
 #   GET /api/v1/strategies, GET /api/v1/backtests/{id}   (an authenticated premium user)
 #   POST /api/v1/backtests                                (the same user; its daily quota lifted)
-# and prints requests/s, p50/p95/p99 latency and errors per step. Bounded in time: each step runs
-# LOAD_SECS seconds (default 5).
+# and prints requests/s, p50/p95/p99 latency and errors per step; where Debian's wrk is installed,
+# the flat-out GETs are measured with it too (it leaves more of the cores to the server). Bounded in
+# time: each step runs LOAD_SECS seconds (default 5).
 #
 #   scripts/load.sh                 # all of it
 #   LOAD_RATES="500 1000" scripts/load.sh
@@ -91,6 +92,12 @@ for path in "/api/v1/strategies" "/api/v1/backtests/$run_id"; do
     step "$name @ $rate/s" -c "$conns" -q "$rate" --latency-correction -H "$auth" "$base$path"
   done
   step "$name flat out" -c "$conns" -H "$auth" "$base$path"
+  if command -v wrk >/dev/null; then
+    # the same saturation with wrk (Debian), a lighter generator: more of the two cores go to the server
+    wrk -t1 -c"$conns" -d"${secs}s" --latency -H "$auth" "$base$path" | awk -v label="$name flat out (wrk)" '
+      /^ +50%/ {p50 = $2} /^ +99%/ {p99 = $2} /Requests\/sec/ {rps = $2} /Non-2xx|Socket errors/ {err = err " " $0}
+      END {printf "%-44s %9.0f req/s   p50 %9s   p99 %9s   %s\n", label, rps, p50, p99, (err == "" ? "errors 0" : err)}'
+  fi
 done
 for rate in $post_rates; do
   step "POST /api/v1/backtests @ $rate/s" -c "$conns" -q "$rate" --latency-correction -m POST -H "$auth" -H "$json" -d "$backtest" "$base/api/v1/backtests"
