@@ -248,9 +248,9 @@ impl Worker {
     /// Runs one job in a span that continues the trace of the request that enqueued it, with
     /// that request's id on its log lines (and on the jobs it enqueues in turn).
     async fn process(&self, job: Job) -> anyhow::Result<()> {
-        let span = tracing::info_span!("job", job = job.id, kind = %job.kind, attempt = job.attempts, request_id = job.request_id.as_deref().unwrap_or(""));
-        crate::telemetry::continue_trace(&span, job.traceparent.as_deref());
-        let request_id = job.request_id.clone().unwrap_or_default();
+        let span = tracing::info_span!("job", job = job.id, kind = %job.kind, attempt = job.attempts, request_id = job.origin.request_id.as_deref().unwrap_or(""));
+        crate::telemetry::continue_trace(&span, job.origin.traceparent.as_deref());
+        let request_id = job.origin.request_id.clone().unwrap_or_default();
         crate::context::with_request_id(request_id, self.attempt(job).instrument(span)).await
     }
 
@@ -289,16 +289,10 @@ impl Worker {
             _ = lost_rx.wait_for(|lost| *lost) => Err(JobError::LeaseLost),
         };
         heartbeat.abort();
-        let outcome = match &result {
-            Ok(_) => "succeeded",
-            Err(JobError::LeaseLost) => "lease_lost",
-            Err(JobError::Permanent(_)) => "dead",
-            Err(_) if job.attempts >= job.max_attempts => "dead",
-            Err(_) => "retry",
-        };
-        crate::metrics::global().job(job.kind.as_str(), outcome, started.elapsed());
+        let took = started.elapsed();
         let worker = &self.config.id;
-        match result {
+        // the outcome the queue recorded, for the job-duration metric
+        let recorded = match result {
             Ok(outcome) => {
                 let mut tx = self.pool.begin().await?;
                 if queue::complete(&mut tx, job.id, worker).await? {
@@ -307,11 +301,16 @@ impl Worker {
                     }
                     tx.commit().await?;
                     tracing::info!(job = job.id, run = ?job.run_id, "job succeeded");
+                    "succeeded"
                 } else {
                     tracing::warn!(job = job.id, "job was taken over before it finished here; this attempt's outcome is dropped");
+                    "lease_lost"
                 }
             }
-            Err(JobError::LeaseLost) => tracing::warn!(job = job.id, "lease lost; another worker owns the job now"),
+            Err(JobError::LeaseLost) => {
+                tracing::warn!(job = job.id, "lease lost; another worker owns the job now");
+                "lease_lost"
+            }
             Err(e) => {
                 let permanent = matches!(e, JobError::Permanent(_));
                 let message = format!("attempt {} of {}: {e}", job.attempts, job.max_attempts);
@@ -320,24 +319,28 @@ impl Worker {
                     _ => queue::backoff(self.config.backoff, job.attempts),
                 };
                 let mut tx = self.pool.begin().await?;
-                match queue::fail(&mut tx, job.id, worker, &message, permanent, backoff).await? {
+                let recorded = match queue::fail(&mut tx, job.id, worker, &message, permanent, backoff).await? {
                     queue::Failed::Dead => {
                         if let Some(run) = job.run_id {
                             backtests::record_failure(&mut tx, run, &e.to_string()).await?;
                         }
                         tracing::warn!(job = job.id, error = %message, "job failed for good (dead-lettered)");
+                        "dead"
                     }
                     queue::Failed::Retry => {
                         if let Some(run) = job.run_id {
                             backtests::runs::requeue(&mut tx, run, &format!("{message}; retrying in {} s", backoff.as_secs_f64())).await?;
                         }
                         tracing::warn!(job = job.id, error = %message, "job failed; will retry");
+                        "retry"
                     }
-                    queue::Failed::NotOurs => {}
-                }
+                    queue::Failed::NotOurs => "lease_lost",
+                };
                 tx.commit().await?;
+                recorded
             }
-        }
+        };
+        crate::metrics::global().job(job.kind.as_str(), recorded, took);
         Ok(())
     }
 }

@@ -25,16 +25,17 @@ pub struct Job {
     /// This attempt's number, from 1.
     pub attempts: i32,
     pub max_attempts: i32,
-    /// The request that enqueued the job, and its trace (W3C traceparent).
-    pub request_id: Option<String>,
-    pub traceparent: Option<String>,
+    /// The request that enqueued the job, and its trace.
+    #[sqlx(flatten)]
+    pub origin: Origin,
 }
 
 /// The request a job is enqueued in: its id and its trace (both none outside a request or
 /// with traces off), stored on the job so the worker's logs and spans continue it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct Origin {
     pub request_id: Option<String>,
+    /// The W3C `traceparent` of the request's span.
     pub traceparent: Option<String>,
 }
 
