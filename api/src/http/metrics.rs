@@ -54,16 +54,12 @@ pub fn routes<S: Clone + Send + Sync + 'static>(source: Source) -> Router<S> {
 async fn scrape(State(source): State<Source>, headers: HeaderMap) -> Response {
     if let Some(token) = &source.token {
         let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or("");
-        if !constant_time_eq(given.as_bytes(), token.expose_secret().as_bytes()) {
+        if aws_lc_rs::constant_time::verify_slices_are_equal(given.as_bytes(), token.expose_secret().as_bytes()).is_err() {
             return (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], "the metrics need the bearer token given by --metrics-token\n").into_response();
         }
     }
     refresh(&source).await;
     ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], global().encode()).into_response()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Sets what is read at scrape time: the queue (shared by all workers), the pool, and the lake's
