@@ -117,7 +117,7 @@ impl ServeArgs {
                 trusted_ip_header: self.trusted_ip_header.clone().map(|h| h.to_ascii_lowercase()),
             },
             metrics: !self.no_metrics,
-            metrics_token: self.metrics_token.clone().filter(|t| !t.trim().is_empty()).map(SecretString::from),
+            metrics_token: super::worker::secret_arg(&self.metrics_token),
         }
     }
 }

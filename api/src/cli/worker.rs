@@ -106,6 +106,11 @@ impl NotifyArgs {
     }
 }
 
+/// A secret given as a flag or its variable (blank: none); `bb serve` uses it too.
+pub fn secret_arg(value: &Option<String>) -> Option<secrecy::SecretString> {
+    value.clone().filter(|v| !v.trim().is_empty()).map(secrecy::SecretString::from)
+}
+
 #[derive(Debug, Args)]
 pub struct WorkerCmd {
     #[command(flatten)]
@@ -132,7 +137,7 @@ pub async fn run(global: &GlobalArgs, args: WorkerCmd) -> anyhow::Result<ExitCod
     let lake = Arc::new(lake);
     let metrics = match args.metrics_addr {
         Some(addr) => {
-            let source = crate::http::metrics::Source { pool: pool.clone(), lake: lake.clone(), token: args.metrics_token.clone().filter(|t| !t.trim().is_empty()).map(secrecy::SecretString::from) };
+            let source = crate::http::metrics::Source { pool: pool.clone(), lake: lake.clone(), token: secret_arg(&args.metrics_token) };
             let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| anyhow::anyhow!("--metrics-addr {addr}: {e}"))?;
             eprintln!("metrics at http://{}/metrics", listener.local_addr()?);
             Some(tokio::spawn(async move { axum::serve(listener, crate::http::metrics::routes::<()>(source)).await }))

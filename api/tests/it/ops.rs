@@ -8,26 +8,13 @@ use std::time::{Duration, Instant};
 use api::auth::jwt::Verifier;
 use api::config::ApiConfig;
 use api::http::router;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
+use axum::http::{Method, StatusCode};
 use axum::Router;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 use sqlx::PgPool;
-use tower::ServiceExt;
 
 use crate::http::{app, call, error_code, graph, scratch_lake, state, token, SECRET};
-
-async fn get(app: &Router, uri: &str, bearer: Option<&str>) -> (StatusCode, String) {
-    let mut req = Request::builder().uri(uri);
-    if let Some(b) = bearer {
-        req = req.header("authorization", format!("Bearer {b}"));
-    }
-    let r = app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
-    let status = r.status();
-    let body = axum::body::to_bytes(r.into_body(), usize::MAX).await.unwrap();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
 
 /// The value of the sample `name{labels}` in a scrape (labels as written, e.g. `kind="notify",state="queued"`).
 pub fn sample(scrape: &str, name: &str, labels: &str) -> Option<f64> {
@@ -49,8 +36,9 @@ async fn metrics_count_requests_by_route_and_read_the_queue_and_pool(pool: PgPoo
         sqlx::query("INSERT INTO jobs (kind, payload, run_after) VALUES ('notify', '{\"digest\": true}', now() - interval '90 seconds')").execute(&pool).await.unwrap();
     }
 
-    let (status, text) = get(&app, "/metrics", None).await;
-    assert_eq!(status, StatusCode::OK);
+    let r = call(&app, Method::GET, "/metrics", None, None).await;
+    assert_eq!(r.status, StatusCode::OK);
+    let text = r.body.as_str().expect("the scrape is text").to_string();
     assert!(text.trim_end().ends_with("# EOF"), "OpenMetrics text ends with # EOF");
     // each route once, under its template, not the id
     assert_eq!(sample(&text, "bb_http_requests_total", r#"method="GET",route="/api/v1/strategies/{id}",status="404""#), Some(3.0), "{text}");
@@ -69,12 +57,12 @@ async fn metrics_count_requests_by_route_and_read_the_queue_and_pool(pool: PgPoo
     // a token guards it when configured; --no-metrics removes it
     let guarded = ApiConfig { metrics_token: Some(SecretString::from("scrape-me")), ..ApiConfig::default() };
     let app = router(state(pool.clone(), Verifier::new(Some(SecretString::from(SECRET)), None), scratch_lake()).await, &guarded);
-    assert_eq!(get(&app, "/metrics", None).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(get(&app, "/metrics", Some("wrong")).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(get(&app, "/metrics", Some("scrape-me")).await.0, StatusCode::OK);
+    assert_eq!(call(&app, Method::GET, "/metrics", None, None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&app, Method::GET, "/metrics", Some("wrong"), None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(call(&app, Method::GET, "/metrics", Some("scrape-me"), None).await.status, StatusCode::OK);
     let off = ApiConfig { metrics: false, ..ApiConfig::default() };
     let app = router(state(pool, Verifier::new(Some(SecretString::from(SECRET)), None), scratch_lake()).await, &off);
-    assert_eq!(get(&app, "/metrics", None).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(call(&app, Method::GET, "/metrics", None, None).await.status, StatusCode::NOT_FOUND);
 }
 
 #[sqlx::test(migrator = "api::db::MIGRATOR")]
